@@ -1,0 +1,245 @@
+"""The ``kiemtin`` command: ``kiemtin train`` and ``kiemtin classify``.
+
+Only this module turns errors into exit codes: 2 for a wrong option, input or model
+directory (with an expected / found / fix message), 1 for anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import KiemtinError
+
+EXIT_BAD_INPUT = 2
+DEFAULT_MODELS_ROOT = Path(__file__).resolve().parents[1] / "models"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiemtin",
+        description="Find false and hostile information in Vietnamese social-media posts.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser(
+        "classify",
+        parents=[common],
+        help="score posts from a CSV, JSONL or Parquet file",
+        description="Score posts; one output row per scored input row, in "
+        "input order; rejected rows go to OUTPUT.rejects.jsonl with a reason.",
+    )
+    c.add_argument(
+        "input", help="CSV, JSONL or Parquet file (by extension); - reads JSONL on stdin"
+    )
+    c.add_argument(
+        "-o",
+        "--output",
+        help="output file: .jsonl (default, stdout when omitted), "
+        ".csv or .parquet (flattened columns)",
+    )
+    c.add_argument("--task", default="all", help="hostile, false or all (default: all)")
+    c.add_argument(
+        "--model",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="model directory to use (repeat for several tasks); "
+        "default: each task's CURRENT model",
+    )
+    c.add_argument(
+        "--models-root",
+        type=Path,
+        default=DEFAULT_MODELS_ROOT,
+        help="where models/<task>/CURRENT live (default: the bundled models)",
+    )
+    c.add_argument("--text-column", default="text", help="column or field with the post text")
+    c.add_argument(
+        "--id-column",
+        help="column or field with the post id (default: 'id' "
+        "when present, else the line or row number)",
+    )
+    c.add_argument("--rejects", help="rejects file (default: OUTPUT with .rejects.jsonl)")
+    c.add_argument(
+        "--max-chars", type=int, default=100_000, help="reject longer texts (default: 100000)"
+    )
+    c.add_argument("--top-words", type=int, default=5, help="words to explain per task")
+    c.add_argument("--batch-size", type=int, default=2000, help="rows scored per batch")
+    c.add_argument(
+        "--workers", type=int, default=1, help="processes for word segmentation (0 = one per core)"
+    )
+
+    t = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train a model from a corpus and write its directory",
+        description="Fit on the corpus's train (+dev) split, evaluate on its "
+        "fixed test split, write models/<task>/<name>-<version>/.",
+    )
+    t.add_argument("--task", required=True, help="hostile, false, or a task .json file")
+    t.add_argument(
+        "--corpus",
+        required=True,
+        type=Path,
+        help="corpus directory (ViHSD, ReINTEL, or train/dev/test files) or file",
+    )
+    t.add_argument(
+        "--models-root",
+        type=Path,
+        default=DEFAULT_MODELS_ROOT,
+        help="where to write models/<task>/... (default: the project's models/)",
+    )
+    t.add_argument("--name", default="linear", help="model name (default: linear)")
+    t.add_argument("--version", help="version (default: the next free number)")
+    promote = t.add_mutually_exclusive_group()
+    promote.add_argument(
+        "--promote", action="store_true", default=None, help="make it the task's CURRENT model"
+    )
+    promote.add_argument(
+        "--no-promote",
+        dest="promote",
+        action="store_false",
+        help="never change CURRENT (default: promote only the first model)",
+    )
+    t.add_argument("--text-column", help="text column of a generic corpus")
+    t.add_argument("--label-column", help="label column of a generic corpus")
+    t.add_argument("--id-column", help="id column of a generic corpus")
+    t.add_argument(
+        "--C",
+        type=float,
+        default=4.0,
+        dest="C",
+        help="inverse regularisation strength (default: 4.0)",
+    )
+    t.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes for word segmentation (default 0: one per core)",
+    )
+    return parser
+
+
+def _classify(args) -> int:
+    from .ingest import Reject, read_rows
+    from .outputs import RecordWriter, RejectsWriter, output_format, rejects_path
+    from .score import Classifier
+    from .tasks import known_tasks
+
+    output_format(args.output)  # refuse a bad output name before any work
+    if args.model:
+        classifier = Classifier.from_dirs(args.model, args.top_words)
+        if args.task != "all" and args.task not in classifier.tasks:
+            raise KiemtinError(
+                "--task",
+                expected=f"a task of the given models {classifier.tasks}",
+                found=repr(args.task),
+                fix="Drop --task or pass matching --model.",
+            )
+    else:
+        tasks = known_tasks() if args.task == "all" else [args.task]
+        classifier = Classifier.from_models_root(args.models_root, tasks, args.top_words)
+    labels = {t: m.classes_ for t, m in classifier.models.items()}
+
+    rows = read_rows(args.input, args.text_column, args.id_column, args.max_chars)
+    rejects = RejectsWriter(
+        Path(args.rejects) if args.rejects else rejects_path(args.input, args.output)
+    )
+    writer = RecordWriter(args.output, classifier.tasks, labels)
+    started, scored = time.perf_counter(), 0
+    progress = tqdm(desc="scoring", unit=" posts", file=sys.stderr, disable=None)
+    try:
+        while batch := list(islice(rows, args.batch_size)):
+            good = []
+            for item in batch:
+                if isinstance(item, Reject):
+                    rejects.write(item.to_dict())
+                else:
+                    good.append(item)
+            if good:
+                writer.write(classifier.score_rows(good, workers=args.workers))
+            scored += len(good)
+            progress.update(len(batch))
+    except BaseException:
+        writer.abort()
+        rejects.close()
+        raise
+    finally:
+        progress.close()
+    writer.close()
+    rejects.close()
+    seconds = time.perf_counter() - started
+    where = f" (see {rejects.path})" if rejects.count else ""
+    print(
+        f"kiemtin: scored {scored:,} rows, rejected {rejects.count:,}{where}, "
+        f"{scored / max(seconds, 1e-9):,.0f} posts/s over {seconds:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _train(args) -> int:
+    from .train import train_model
+
+    corpus_options = {
+        k: v
+        for k, v in {
+            "text_column": args.text_column,
+            "label_column": args.label_column,
+            "id_column": args.id_column,
+        }.items()
+        if v
+    }
+    result = train_model(
+        args.task,
+        args.corpus,
+        models_root=args.models_root,
+        name=args.name,
+        version=args.version,
+        promote=args.promote,
+        workers=args.workers,
+        corpus_options=corpus_options,
+        hyperparameters={"C": args.C},
+        command="python train.py " + shlex.join(args.argv[1:]),
+    )
+    for name, m in result.metrics["test_sets"].items():
+        print(
+            f"{name}: n={m['n']} macro-F1={m['macro_f1']} ROC-AUC(risk)={m['roc_auc_risk']} "
+            f"ECE={m['ece']}"
+        )
+    state = "now CURRENT" if result.became_current else "CURRENT unchanged"
+    print(f"wrote {result.model_dir} ({state})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    args.argv = [a for a in argv if a not in ("-v", "--verbose")]
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="kiemtin: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return {"classify": _classify, "train": _train}[args.command](args)
+    except KiemtinError as exc:
+        print(f"kiemtin: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("kiemtin: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

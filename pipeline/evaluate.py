@@ -1,0 +1,110 @@
+"""Metrics on fixed test sets, overall and by slice.
+
+Macro-F1 and per-class F1 of the decided labels, ROC-AUC of the risk score (risky labels
+against the rest), and calibration error (top-label and of the risk score). Slices: text
+without diacritics, and short / medium / long posts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+from .model.base import Scorer
+from .prepare import Prepared
+
+SHORT_MAX = 50  # characters; ViHSD's median comment is 33
+LONG_MIN = 300  # ReINTEL's median post is about 230
+ECE_BINS = 15
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+def has_no_diacritics(text: str) -> bool:
+    """Text with letters, all of them plain ASCII (typed without Vietnamese marks).
+
+    >>> has_no_diacritics("may ngu qua"), has_no_diacritics("mày ngu quá")
+    (True, False)
+    """
+    letters = _LETTER.findall(text)
+    return bool(letters) and all(c.isascii() for c in letters)
+
+
+def slice_masks(texts: Sequence[str]) -> dict[str, np.ndarray]:
+    lengths = np.asarray([len(t) for t in texts])
+    return {
+        "no_diacritics": np.asarray([has_no_diacritics(t) for t in texts], dtype=bool),
+        f"short (<{SHORT_MAX} chars)": lengths < SHORT_MAX,
+        f"medium ({SHORT_MAX}-{LONG_MIN - 1} chars)": (lengths >= SHORT_MAX) & (lengths < LONG_MIN),
+        f"long (>={LONG_MIN} chars)": lengths >= LONG_MIN,
+    }
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
+    if len(confidence) == 0:
+        return float("nan")
+    bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        in_bin = bins == b
+        total += in_bin.sum() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(total / len(confidence))
+
+
+def classification_metrics(
+    y_true: Sequence[str], proba: np.ndarray, y_pred: Sequence[str], scorer: Scorer
+) -> dict:
+    """All metrics for one set of predictions; ``None`` where a metric is undefined."""
+    classes = scorer.classes_
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    n = len(y_true)
+    risky_true = np.isin(y_true, scorer.task.risk_labels)
+    risk = scorer.risk_from_proba(proba) if n else np.zeros(0)
+    top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
+    per_class = f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
+    both_kinds = 0 < risky_true.sum() < n
+    return {
+        "n": int(n),
+        "support": {c: int((y_true == c).sum()) for c in classes},
+        "macro_f1": _round(
+            f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)
+        )
+        if n
+        else None,
+        "per_class_f1": {c: _round(f) for c, f in zip(classes, per_class, strict=True)},
+        "accuracy": _round(accuracy_score(y_true, y_pred)) if n else None,
+        "roc_auc_risk": _round(roc_auc_score(risky_true, risk)) if both_kinds else None,
+        "ece": _round(
+            expected_calibration_error(proba.max(axis=1), np.asarray(classes)[top] == y_true)
+        )
+        if n
+        else None,
+        "risk_ece": _round(
+            expected_calibration_error(np.maximum(risk, 1 - risk), (risk >= 0.5) == risky_true)
+        )
+        if n
+        else None,
+    }
+
+
+def evaluate(scorer: Scorer, prepared: Sequence[Prepared], labels: Sequence[str]) -> dict:
+    """Metrics on a test set, with the same metrics for each slice of it."""
+    proba = scorer.predict_proba(prepared)
+    pred = scorer.labels_from_proba(proba)
+    labels = list(labels)
+    result = classification_metrics(labels, proba, pred, scorer)
+    result["slices"] = {}
+    for name, mask in slice_masks([p.original for p in prepared]).items():
+        idx = np.flatnonzero(mask)
+        result["slices"][name] = classification_metrics(
+            [labels[i] for i in idx], proba[idx], [pred[i] for i in idx], scorer
+        )
+    return result
+
+
+def _round(x: float) -> float:
+    return round(float(x), 4)

@@ -1,0 +1,194 @@
+"""The ``linear`` family: TF-IDF word + character n-grams → calibrated logistic regression.
+
+Fits in seconds on two cores and explains itself exactly: a post's score splits into one
+part per word, and each word points back at its characters in the original text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from ..features import TextFeatures
+from ..prepare import PREPROCESSING, Prepared, as_prepared
+from ..tasks import Task
+from .base import Scorer, Word, labels_to_ids
+from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
+
+WEIGHTS_FILE = "weights.safetensors"
+VOCABULARY_FILE = "vocabulary.json"
+
+
+class LinearScorer(Scorer):
+    """Calibrated linear classifier over TF-IDF n-grams.
+
+    Parameters are stored as given; learned state ends in ``_``. ``C`` is the inverse
+    regularisation strength, ``cv_folds`` the folds whose held-out scores fit the
+    calibration and the decision weights.
+    """
+
+    family = "linear"
+    files = (WEIGHTS_FILE, VOCABULARY_FILE)
+
+    def __init__(
+        self,
+        task: Task,
+        C: float = 4.0,
+        class_weight: str | None = "balanced",
+        cv_folds: int = 5,
+        random_state: int = 0,
+        features: dict | None = None,
+    ):
+        self.task = task
+        self.C = C
+        self.class_weight = class_weight
+        self.cv_folds = cv_folds
+        self.random_state = random_state
+        self.features = features or {}
+
+    def get_params(self) -> dict:
+        return {
+            "C": self.C,
+            "class_weight": self.class_weight,
+            "cv_folds": self.cv_folds,
+            "random_state": self.random_state,
+            "features": TextFeatures(**self.features).get_params(),
+        }
+
+    def _classifier(self) -> LogisticRegression:
+        return LogisticRegression(
+            C=self.C, class_weight=self.class_weight, solver="newton-cg", max_iter=1000
+        )
+
+    def fit(self, texts: Sequence[str] | Sequence[Prepared], labels: Sequence[str]) -> LinearScorer:
+        docs = [p.segmented_text for p in as_prepared(texts)]
+        y = labels_to_ids(labels, self.task.labels)
+        self.classes_ = list(self.task.labels)
+
+        # The vocabulary and IDF are label-free, so they are fitted once on all texts; the
+        # classifier is refitted per fold, and its held-out logits fit the calibration and
+        # the decision rule.
+        self.features_ = TextFeatures(**self.features).fit(docs)
+        x = self.features_.transform(docs)
+        folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
+        held_out = np.zeros((len(docs), len(self.classes_)))
+        for train_idx, test_idx in folds.split(x, y):
+            clf = self._classifier().fit(x[train_idx], y[train_idx])
+            held_out[test_idx] = _as_2d(clf.decision_function(x[test_idx]))
+        self.temperature_, self.bias_ = fit_temperature_and_bias(held_out, y)
+        self.decision_weights_ = fit_decision_weights(
+            calibrated_proba(held_out, self.temperature_, self.bias_), y
+        )
+
+        clf = self._classifier().fit(x, y)
+        self.coef_, self.intercept_ = _as_multiclass(clf.coef_, clf.intercept_)
+        return self
+
+    def _logits(self, prepared: list[Prepared]) -> np.ndarray:
+        x = self.features_.transform([p.segmented_text for p in prepared])
+        return np.asarray(x @ self.coef_.T) + self.intercept_
+
+    def predict_proba(self, texts: Sequence[str] | Sequence[Prepared]) -> np.ndarray:
+        prepared = as_prepared(texts)
+        if not prepared:
+            return np.zeros((0, len(self.classes_)))
+        return calibrated_proba(self._logits(prepared), self.temperature_, self.bias_)
+
+    def explain(
+        self, texts: Sequence[str] | Sequence[Prepared], top_k: int = 5
+    ) -> list[list[Word]]:
+        """Words that pushed each post towards its most likely risky label, strongest first.
+
+        A word's weight is its share of that label's calibrated log-odds against the
+        average label; only words with a positive push are returned.
+        """
+        prepared = as_prepared(texts)
+        proba = self.predict_proba(prepared)
+        risky = [self.classes_.index(r) for r in self.task.risk_labels]
+        # Direction of each label against the mean of all labels, on the calibrated scale.
+        directions = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
+        out = []
+        for p, row in zip(prepared, proba, strict=True):
+            target = risky[int(np.argmax(row[risky]))]
+            parts = self.features_.word_contributions(p.segmented_text, directions[target])
+            out.append(_top_words(p, parts, top_k))
+        return out
+
+    def save(self, directory: Path) -> dict:
+        """Write the weights and vocabulary; return the config fields this family owns."""
+        directory = Path(directory)
+        arrays, vocab = self.features_.to_state()
+        arrays = {
+            **arrays,
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+            "bias": self.bias_,
+            "decision_weights": self.decision_weights_,
+        }
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, directory / WEIGHTS_FILE)
+        (directory / VOCABULARY_FILE).write_text(
+            json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+        )
+        return {
+            "family": self.family,
+            "hyperparameters": self.get_params(),
+            "calibration": {"method": "temperature+bias", "temperature": self.temperature_},
+            **PREPROCESSING,
+        }
+
+    @classmethod
+    def load(cls, directory: Path, config: dict, task: Task) -> LinearScorer:
+        directory = Path(directory)
+        params = dict(config["hyperparameters"])
+        feature_params = params.pop("features")
+        self = cls(task, features=feature_params, **params)
+        arrays = load_file(directory / WEIGHTS_FILE)
+        vocab = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        self.features_ = TextFeatures.from_state(feature_params, arrays, vocab)
+        self.classes_ = list(task.labels)
+        self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
+        self.bias_, self.decision_weights_ = arrays["bias"], arrays["decision_weights"]
+        self.temperature_ = float(config["calibration"]["temperature"])
+        expected = (len(self.classes_), self.features_.n_features_)
+        if self.coef_.shape != expected:
+            raise ValueError(f"coef has shape {self.coef_.shape}, vocabulary implies {expected}")
+        return self
+
+
+def _top_words(p: Prepared, parts: np.ndarray, top_k: int) -> list[Word]:
+    order = np.argsort(-parts, kind="stable")
+    words: list[Word] = []
+    for i in order[:top_k]:
+        if parts[i] <= 0:
+            break
+        span = p.word_span(int(i))
+        if span is None:
+            continue
+        start, end = span
+        words.append(
+            {
+                "word": p.original[start:end],
+                "start": start,
+                "end": end,
+                "weight": round(float(parts[i]), 4),
+            }
+        )
+    return words
+
+
+def _as_2d(decision: np.ndarray) -> np.ndarray:
+    """Binary scikit-learn models give one logit column; make it two (0, z) like softmax wants."""
+    return np.column_stack([np.zeros_like(decision), decision]) if decision.ndim == 1 else decision
+
+
+def _as_multiclass(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if coef.shape[0] == 1:
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([np.zeros_like(intercept), intercept])
+    return coef.astype(np.float64), intercept.astype(np.float64)

@@ -1,0 +1,199 @@
+"""Train a model from a corpus and write its whole directory: config, weights, metrics, card.
+
+The corpus's train (and dev) splits are fitted; its fixed test split is only evaluated, as
+is the test split minus every text also seen in training (published numbers use the full
+split; the second shows what the model does on truly unseen text).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .corpora import Corpus, load_corpus
+from .errors import CorpusError
+from .evaluate import evaluate
+from .model.directory import (
+    CURRENT_FILE,
+    METRICS_FILE,
+    load_model,
+    read_config,
+    save_model,
+    set_current,
+    write_json,
+)
+from .model.linear import LinearScorer
+from .model_card import write_model_card
+from .normalise import normalise
+from .prepare import prepare
+from .tasks import Task, load_task
+
+log = logging.getLogger(__name__)
+
+TRAIN_SPLITS = ("train", "dev")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_dir: Path
+    metrics: dict
+    became_current: bool
+
+
+def next_version(task_dir: Path, name: str) -> str:
+    pattern = re.compile(rf"^{re.escape(name)}-(\d+)$")
+    taken = [int(m.group(1)) for p in task_dir.glob(f"{name}-*") if (m := pattern.match(p.name))]
+    return str(max(taken, default=0) + 1)
+
+
+def _labelled(corpus: Corpus, split: str) -> tuple[list[str], list[str], list[str]]:
+    ds = corpus.splits[split]
+    rows = [
+        (i, t, lab)
+        for i, t, lab in zip(ds["id"], ds["text"], ds["label"], strict=True)
+        if lab is not None
+    ]
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def _check_corpus(corpus: Corpus, task: Task) -> None:
+    if "train" not in corpus.splits or "test" not in corpus.splits:
+        raise CorpusError(
+            f"corpus {corpus.source}",
+            expected="a train split and a fixed test split",
+            found=f"splits {sorted(corpus.splits)}",
+            fix="Give the corpus a test file (test.csv / test.jsonl / test.parquet) beside train.",
+        )
+    found = {lab for split in corpus.splits.values() for lab in split["label"] if lab is not None}
+    unknown = sorted(found - set(task.labels))
+    if unknown:
+        raise CorpusError(
+            f"corpus {corpus.source}",
+            expected=f"labels of task {task.name!r}: {list(task.labels)}",
+            found=f"labels {unknown}",
+            fix="Pick the task that matches the corpus, or map its labels.",
+        )
+
+
+def train_model(
+    task_name: str,
+    corpus_path: Path,
+    *,
+    models_root: Path = Path("models"),
+    name: str = "linear",
+    version: str | None = None,
+    promote: bool | None = None,
+    workers: int = 1,
+    corpus_options: dict | None = None,
+    hyperparameters: dict | None = None,
+    command: str = "",
+) -> TrainResult:
+    """Fit, save, reload, evaluate on the fixed test split and write the model card.
+
+    ``promote=None`` makes the model current only when the task has no current model yet.
+    """
+    task = load_task(task_name)
+    corpus = load_corpus(corpus_path, task=task.name, **(corpus_options or {}))
+    _check_corpus(corpus, task)
+    log.info("%s", corpus.summary())
+
+    train_ids, train_texts, train_labels = [], [], []
+    for split in TRAIN_SPLITS:
+        if split in corpus.splits:
+            ids, texts, labels = _labelled(corpus, split)
+            train_ids += ids
+            train_texts += texts
+            train_labels += labels
+    _, test_texts, test_labels = _labelled(corpus, "test")
+
+    log.info("normalising and segmenting %d texts", len(train_texts) + len(test_texts))
+    prepared = prepare(train_texts + test_texts, workers=workers)
+    train_prepared, test_prepared = prepared[: len(train_texts)], prepared[len(train_texts) :]
+
+    scorer = LinearScorer(task, **(hyperparameters or {}))
+    log.info("fitting %s on %d texts", scorer.family, len(train_texts))
+    scorer.fit(train_prepared, train_labels)
+
+    task_dir = Path(models_root) / task.name
+    version = version or next_version(task_dir, name)
+    model_dir = task_dir / f"{name}-{version}"
+    data = {
+        "corpus": corpus.name,
+        "source": _display_path(corpus.source),
+        "splits_used": [s for s in TRAIN_SPLITS if s in corpus.splits],
+        "n_train": len(train_texts),
+        "train_label_counts": {lab: train_labels.count(lab) for lab in task.labels},
+        "corpus_problems": dict(sorted(corpus.problems.items())),
+    }
+    save_model(
+        scorer,
+        model_dir,
+        extra_config={
+            "name": name,
+            "version": version,
+            "training_data": data,
+            "reproduce": command,
+            "library_versions": _library_versions(),
+        },
+    )
+
+    # Metrics come from the model as saved, so they describe exactly what is shipped.
+    shipped = load_model_unchecked(model_dir)
+    seen = {normalise(t) for t in train_texts}
+    unseen = [i for i, p in enumerate(test_prepared) if p.normalised.text not in seen]
+    test_name = f"{corpus.name}/test"
+    metrics = {
+        "task": task.name,
+        "model": f"{task.name}/{model_dir.name}",
+        "test_sets": {
+            test_name: evaluate(shipped, test_prepared, test_labels),
+            f"{test_name}-minus-train": evaluate(
+                shipped, [test_prepared[i] for i in unseen], [test_labels[i] for i in unseen]
+            ),
+        },
+    }
+    write_json(model_dir / METRICS_FILE, metrics)
+    config = read_config(model_dir)
+    write_model_card(model_dir, config, metrics, corpus)
+    load_model(model_dir)  # the directory must now be whole
+
+    if promote is None:
+        promote = not (task_dir / CURRENT_FILE).is_file()
+    if promote:
+        set_current(model_dir)
+    return TrainResult(model_dir, metrics, promote)
+
+
+def load_model_unchecked(model_dir: Path):
+    """Load weights before metrics.json and the card exist (only training needs this)."""
+    config = read_config(model_dir)
+    return LinearScorer.load(model_dir, config, Task.from_dict(config["task"]))
+
+
+def _display_path(source: str) -> str:
+    # Relative to where train ran, so committed model files hold no machine-specific paths.
+    return os.path.relpath(Path(source).resolve(), Path.cwd().resolve())
+
+
+def _library_versions() -> dict:
+    import datasets
+    import numpy
+    import scipy
+    import sklearn
+    import underthesea
+
+    from . import __version__
+
+    return {
+        "kiemtin": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "underthesea": underthesea.__version__,
+        "datasets": datasets.__version__,
+    }

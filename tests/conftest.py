@@ -1,0 +1,62 @@
+"""Shared fixtures: paths, and a tiny real model trained on a slice of ViHSD."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = REPO.parent / "shared" / "corpora"
+BUNDLED_MODELS = REPO / "models"
+SAMPLES = REPO / "corpora" / "samples" / "posts.jsonl"
+HOSTILE_NAMES = ("clean", "offensive", "hate")
+
+
+def require_corpora() -> Path:
+    if not (CORPORA / "vihsd" / "train.csv").is_file():
+        pytest.skip(f"reference corpora not found at {CORPORA}")
+    return CORPORA
+
+
+def _vihsd_rows(split: str, limit: int) -> list[dict]:
+    with open(require_corpora() / "vihsd" / f"{split}.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))[:limit]
+    return [
+        {"id": f"{split}-{i}", "text": r["free_text"], "label": HOSTILE_NAMES[int(r["label_id"])]}
+        for i, r in enumerate(rows)
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A generic train/test corpus cut from ViHSD: 3,000 train rows, 600 test rows."""
+    d = tmp_path_factory.mktemp("tiny_corpus")
+    for split, limit in (("train", 3000), ("test", 600)):
+        with open(d / f"{split}.csv", "w", encoding="utf-8", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
+            w.writeheader()
+            w.writerows(_vihsd_rows(split, limit))
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_models_root(tmp_path_factory, tiny_corpus) -> Path:
+    from pipeline.train import train_model
+
+    root = tmp_path_factory.mktemp("models")
+    train_model("hostile", tiny_corpus, models_root=root, hyperparameters={"cv_folds": 3})
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_models_root) -> Path:
+    return tiny_models_root / "hostile" / "linear-1"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir):
+    from pipeline.model.directory import load_model
+
+    return load_model(tiny_model_dir)

@@ -1,0 +1,80 @@
+"""The committed default models: whole, good enough, and rebuilt by the documented commands."""
+
+import json
+import shlex
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.model.directory import current_model_dir, load_model
+
+from .conftest import BUNDLED_MODELS, REPO, require_corpora
+
+TARGETS = {
+    "hostile": ("vihsd/test", "macro_f1", 0.64),
+    "false": ("reintel/test", "roc_auc_risk", 0.89),
+}
+CORPUS = {"hostile": "vihsd", "false": "reintel"}
+
+
+def _committed(task):
+    d = current_model_dir(BUNDLED_MODELS, task)
+    return d, json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("task", ["hostile", "false"])
+def test_committed_metrics_meet_the_targets(task):
+    _, metrics = _committed(task)
+    test_set, metric, floor = TARGETS[task]
+    assert metrics["test_sets"][test_set][metric] >= floor
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    return load_model(current_model_dir(BUNDLED_MODELS, "hostile"))
+
+
+@pytest.fixture(scope="module")
+def false():
+    return load_model(current_model_dir(BUNDLED_MODELS, "false"))
+
+
+def test_an_insult_scores_high_and_a_neutral_sentence_naming_a_group_scores_low(hostile):
+    texts = [
+        "Mày đúng là thằng óc chó, ngu như bò",
+        "Người miền Trung chịu khó và tốt bụng lắm",
+        "đm thằng này ngu vl",
+        "dm thang nay ngu vl",
+    ]
+    risk = hostile.risk_from_proba(hostile.predict_proba(texts))
+    assert risk[0] > 0.5 and risk[2] > 0.5
+    assert risk[1] < 0.3
+    assert risk[3] > 0.5  # the same insult typed without diacritics
+
+
+def test_a_health_hoax_is_riskier_than_an_official_notice(false):
+    texts = [
+        "KHẨN CẤP!!! Uống nước chanh nóng mỗi sáng chữa khỏi ung thư, bác sĩ giấu kín, "
+        "hãy chia sẻ ngay cho người thân!!!",
+        "Sở Y tế thông báo lịch tiêm vắc-xin cúm mùa tại các trạm y tế phường từ ngày 15/3.",
+    ]
+    risk = false.risk_from_proba(false.predict_proba(texts))
+    assert risk[0] > risk[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["hostile", "false"])
+def test_the_recorded_train_command_rebuilds_the_committed_model(task, tmp_path, monkeypatch):
+    require_corpora()
+    committed_dir, committed = _committed(task)
+    config = json.loads((committed_dir / "config.json").read_text(encoding="utf-8"))
+    command = shlex.split(config["reproduce"])
+    assert command[:2] == ["python", "train.py"]
+    monkeypatch.chdir(REPO)  # the command's corpus path is relative to the project root
+    assert main(["train", *command[2:], "--models-root", str(tmp_path), "--no-promote"]) == 0
+    [rebuilt_dir] = [p for p in (tmp_path / task).iterdir() if p.is_dir()]
+    rebuilt = json.loads((rebuilt_dir / "metrics.json").read_text(encoding="utf-8"))
+    for test_set, m in committed["test_sets"].items():
+        for metric in ("macro_f1", "roc_auc_risk", "ece"):
+            got = rebuilt["test_sets"][test_set][metric]
+            assert got == pytest.approx(m[metric], abs=0.005), (test_set, metric)

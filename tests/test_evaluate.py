@@ -1,0 +1,25 @@
+import numpy as np
+
+from pipeline.evaluate import expected_calibration_error, has_no_diacritics, slice_masks
+
+
+def test_no_diacritics_slice_means_letters_typed_without_vietnamese_marks():
+    assert has_no_diacritics("may ngu qua di")
+    assert not has_no_diacritics("mày ngu quá đi")
+    assert not has_no_diacritics("đi")  # đ is a Vietnamese letter, not plain ASCII
+    assert not has_no_diacritics("12345 :))")  # no letters at all
+
+
+def test_length_slices_partition_the_texts():
+    masks = slice_masks(["ngắn", "x" * 120, "y" * 400])
+    lengths = [m for name, m in masks.items() if name != "no_diacritics"]
+    assert np.all(np.sum(lengths, axis=0) == 1)
+
+
+def test_calibration_error_is_small_for_calibrated_and_large_for_overconfident_scores():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, 20_000)
+    calibrated = rng.uniform(size=confidence.size) < confidence
+    assert expected_calibration_error(confidence, calibrated) < 0.02
+    always_wrong = np.zeros(confidence.size, dtype=bool)
+    assert expected_calibration_error(confidence, always_wrong) > 0.7
