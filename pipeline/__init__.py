@@ -1,7 +1,8 @@
 """kiemtin: find false and hostile information in Vietnamese social-media posts.
 
-The few names notebooks, ``train.py`` and ``classify.py`` need; each is imported on first
-use so ``import pipeline`` stays fast.
+The few names notebooks, ``train.py`` and ``classify.py`` need. Heavy ones are imported on
+first use so ``import pipeline`` stays fast. Stages whose module and function share a name
+(``pipeline.segment.segment``, ``pipeline.prepare.prepare``) are reached through their module.
 
 >>> import pipeline
 >>> pipeline.normalise("Ko bít j hết")
@@ -10,14 +11,14 @@ use so ``import pipeline`` stays fast.
 
 from importlib import import_module
 
+# Bound eagerly: importing the submodule later would otherwise shadow the function.
+from .normalise import normalise as normalise
+from .normalise import normalise_with_offsets as normalise_with_offsets
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "normalise": "pipeline.normalise",
-    "normalise_with_offsets": "pipeline.normalise",
-    "segment": "pipeline.segment",
     "segment_batch": "pipeline.segment",
-    "prepare": "pipeline.prepare",
     "load_task": "pipeline.tasks",
     "load_corpus": "pipeline.corpora",
     "load_model": "pipeline.model.directory",
@@ -25,12 +26,11 @@ _EXPORTS = {
     "LinearScorer": "pipeline.model.linear",
     "Classifier": "pipeline.score",
     "read_rows": "pipeline.ingest",
-    "evaluate": "pipeline.evaluate",
     "train_model": "pipeline.train",
     "KiemtinError": "pipeline.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "normalise", "normalise_with_offsets"])
 
 
 def __getattr__(name: str):

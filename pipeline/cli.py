@@ -166,7 +166,11 @@ def _classify(args) -> int:
                 else:
                     good.append(item)
             if good:
-                writer.write(classifier.score_rows(good, workers=args.workers))
+                records, failed = classifier.score_rows_or_reject(good, workers=args.workers)
+                writer.write(records)
+                for reject in failed:
+                    rejects.write(reject.to_dict())
+                good = records
             scored += len(good)
             progress.update(len(batch))
     except BaseException:
@@ -211,6 +215,7 @@ def _train(args) -> int:
         hyperparameters={"C": args.C},
         command="python train.py " + shlex.join(args.argv[1:]),
     )
+    print(result.corpus_summary)
     for name, m in result.metrics["test_sets"].items():
         print(
             f"{name}: n={m['n']} macro-F1={m['macro_f1']} ROC-AUC(risk)={m['roc_auc_risk']} "

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import CorpusError, InputError
+from .ingest import FORMATS
 from .tasks import load_task
 
 __all__ = [
@@ -51,7 +52,7 @@ _SPLIT_ALIASES = {
     "validation": "dev",
     "test": "test",
 }
-_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+_FORMATS = FORMATS  # the same file types classify reads
 
 
 @dataclass
@@ -200,7 +201,7 @@ def _format(file: Path) -> str:
     if fmt is None:
         raise InputError(
             f"corpus file {file}",
-            expected="a file ending in .csv, .jsonl or .parquet",
+            expected=f"a file ending in {', '.join(FORMATS)}",
             found=f"the suffix {file.suffix!r}",
             fix="Convert the file to CSV, JSON Lines or Parquet.",
         )

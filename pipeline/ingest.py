@@ -31,6 +31,7 @@ class Row:
     number: int  # 1-based line of the record's start (CSV, JSONL) or row (Parquet)
     id: Any
     text: str
+    unit: str = "line"  # "row" for Parquet
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,8 @@ def read_rows(
     if fmt != "jsonl" or str(path) != "-":
         _check_readable(Path(path))
     reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[fmt]
-    unit = "row" if fmt == "parquet" else "line"
     for item in reader(path, text_column, id_column):
-        yield _check_text(item, max_chars, unit) if isinstance(item, Row) else item
+        yield _check_text(item, max_chars) if isinstance(item, Row) else item
 
 
 def _check_readable(path: Path) -> None:
@@ -88,7 +88,8 @@ def _check_readable(path: Path) -> None:
         )
 
 
-def _check_text(row: Row, max_chars: int, unit: str) -> Row | Reject:
+def _check_text(row: Row, max_chars: int) -> Row | Reject:
+    unit = row.unit
     if not row.text.strip():
         return Reject(row.number, row.id, "empty text", row.text, unit)
     if len(row.text) > max_chars:
@@ -239,7 +240,7 @@ def _row_from_record(
     if not isinstance(text, str):
         found = "null" if text is None else type(text).__name__
         return Reject(number, row_id, f"text is {found}, expected a string", raw[:RAW_KEEP], unit)
-    return Row(number, row_id, text)
+    return Row(number, row_id, text, unit)
 
 
 # --- Parquet ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import InputError
-from .ingest import Row
+from .ingest import RAW_KEEP, Reject, Row
 from .model.base import Scorer
 from .model.directory import current_model_dir, load_model, model_version
 from .prepare import prepare
@@ -81,7 +81,7 @@ class Classifier:
             proba = model.predict_proba(prepared)
             labels = model.labels_from_proba(proba)
             risk = model.risk_from_proba(proba)
-            words = model.explain(prepared, top_k=self.top_words)
+            words = model.explain(prepared, top_k=self.top_words, proba=proba)
             for k, record in enumerate(records):
                 record["scores"][task] = {
                     "label": labels[k],
@@ -96,3 +96,22 @@ class Classifier:
 
     def score_rows(self, rows: Sequence[Row], workers: int = 1) -> list[dict]:
         return self.score([r.text for r in rows], [r.id for r in rows], workers=workers)
+
+    def score_rows_or_reject(self, rows: Sequence[Row], workers: int = 1):
+        """Score a batch; if it fails, score row by row and reject only the rows that fail.
+
+        Returns ``(records, rejects)``: one bad row never costs the rest of its batch.
+        """
+        try:
+            return self.score_rows(rows, workers=workers), []
+        except Exception:  # isolate the row that breaks a batch
+            records, rejects = [], []
+            for row in rows:
+                try:
+                    records += self.score_rows([row])
+                except Exception as exc:
+                    reason = f"scoring failed: {type(exc).__name__}: {exc}"
+                    rejects.append(
+                        Reject(row.number, row.id, reason, row.text[:RAW_KEEP], row.unit)
+                    )
+            return records, rejects

@@ -42,6 +42,7 @@ class TrainResult:
     model_dir: Path
     metrics: dict
     became_current: bool
+    corpus_summary: str  # splits, label shares and what the reader could not parse
 
 
 def next_version(task_dir: Path, name: str) -> str:
@@ -99,7 +100,6 @@ def train_model(
     task = load_task(task_name)
     corpus = load_corpus(corpus_path, task=task.name, **(corpus_options or {}))
     _check_corpus(corpus, task)
-    log.info("%s", corpus.summary())
 
     train_ids, train_texts, train_labels = [], [], []
     for split in TRAIN_SPLITS:
@@ -165,7 +165,7 @@ def train_model(
         promote = not (task_dir / CURRENT_FILE).is_file()
     if promote:
         set_current(model_dir)
-    return TrainResult(model_dir, metrics, promote)
+    return TrainResult(model_dir, metrics, promote, corpus.summary())
 
 
 def load_model_unchecked(model_dir: Path):

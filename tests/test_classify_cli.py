@@ -148,3 +148,54 @@ def test_stdin_jsonl_through_the_classify_script(tiny_models_root, tmp_path):
     assert [r["id"] for r in records] == [1, 3]
     assert "rejected 1" in result.stderr.decode()
     assert json.loads((tmp_path / "stdin.rejects.jsonl").read_text())["line"] == 2
+
+
+def test_a_row_that_breaks_scoring_is_rejected_and_its_batch_is_still_scored(
+    tiny_models_root, tmp_path, monkeypatch
+):
+    import pipeline.score as score_mod
+
+    real_prepare = score_mod.prepare
+
+    def fragile_prepare(texts, workers=1):
+        if any("BOOM" in t for t in texts):
+            raise RuntimeError("segmenter crashed")
+        return real_prepare(texts, workers=workers)
+
+    monkeypatch.setattr(score_mod, "prepare", fragile_prepare)
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps({"id": i, "text": t}) for i, t in
+                             enumerate(["một", "BOOM", "ba"], start=1)), encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert _classify(tiny_models_root, src, "-o", out, "--task", "hostile") == 0
+    assert [r["id"] for r in _read_jsonl(out)] == [1, 3]
+    [reject] = _read_jsonl(tmp_path / "o.rejects.jsonl")
+    assert reject["line"] == 2 and "segmenter crashed" in reject["reason"]
+
+
+def test_a_damaged_model_directory_exits_non_zero_naming_the_missing_part(
+    tiny_model_dir, tmp_path, capsys
+):
+    import shutil
+
+    broken = shutil.copytree(tiny_model_dir, tmp_path / "hostile" / "linear-9")
+    (broken / "weights.safetensors").unlink()
+    code = main(["classify", str(SAMPLES), "--model", str(broken)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "weights.safetensors missing" in err and "retrain" in err
+
+
+@pytest.mark.parametrize("name", ["empty.jsonl", "empty.csv", "empty.parquet"])
+def test_an_empty_input_gives_an_empty_output(tiny_models_root, tmp_path, capsys, name):
+    src = tmp_path / name
+    if name.endswith(".parquet"):
+        import pyarrow as pa
+
+        pq.write_table(pa.table({"text": pa.array([], pa.string())}), src)
+    else:
+        src.write_bytes(b"")
+    out = tmp_path / "o.jsonl"
+    assert _classify(tiny_models_root, src, "-o", out, "--task", "hostile") == 0
+    assert out.read_text() == ""
+    assert "scored 0 rows, rejected 0" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import doctest
+import importlib
 import itertools
 import json
 import random
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import normalise as normalise_module
 from pipeline.errors import KiemtinError
 from pipeline.normalise import (
     NORMALISER_NAME,
@@ -29,6 +29,9 @@ from pipeline.normalise import (
     normalise,
     normalise_with_offsets,
 )
+
+# The module itself: `pipeline.normalise` the attribute is the function of the same name.
+normalise_module = importlib.import_module("pipeline.normalise")
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "normalise_golden.jsonl"
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"

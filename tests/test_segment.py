@@ -50,3 +50,9 @@ def test_one_text_or_many_never_by_accident():
         segment_batch("một câu")
     with pytest.raises(TypeError):
         segment(["một", "danh sách"])
+
+
+def test_an_emoji_is_never_glued_into_a_word():
+    [seg] = segment_batch(["nói v mà cx không hỉu, thật sự 🙄 óc bã đậu"])
+    assert "🙄" in seg.words
+    assert all("🙄" not in w or w == "🙄" for w in seg.words)

@@ -39,7 +39,7 @@ class Scorer:
     def predict_proba(self, texts) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def explain(self, texts, top_k: int = 5) -> list[list[Word]]:  # pragma: no cover
+    def explain(self, texts, top_k: int = 5, proba=None) -> list[list[Word]]:  # pragma: no cover
         raise NotImplementedError
 
     def save(self, directory: Path) -> dict:  # pragma: no cover - interface

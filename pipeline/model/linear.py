@@ -101,15 +101,19 @@ class LinearScorer(Scorer):
         return calibrated_proba(self._logits(prepared), self.temperature_, self.bias_)
 
     def explain(
-        self, texts: Sequence[str] | Sequence[Prepared], top_k: int = 5
+        self,
+        texts: Sequence[str] | Sequence[Prepared],
+        top_k: int = 5,
+        proba: np.ndarray | None = None,
     ) -> list[list[Word]]:
         """Words that pushed each post towards its most likely risky label, strongest first.
 
         A word's weight is its share of that label's calibrated log-odds against the
-        average label; only words with a positive push are returned.
+        average label; only words with a positive push are returned. ``proba`` saves
+        recomputing probabilities the caller already has.
         """
         prepared = as_prepared(texts)
-        proba = self.predict_proba(prepared)
+        proba = self.predict_proba(prepared) if proba is None else proba
         risky = [self.classes_.index(r) for r in self.task.risk_labels]
         # Direction of each label against the mean of all labels, on the calibrated scale.
         directions = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_

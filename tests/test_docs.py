@@ -1,0 +1,33 @@
+"""Docs that cannot drift: the README's commands and the CLI options it documents."""
+
+import re
+
+from pipeline.cli import _build_parser
+
+from .conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
+    lines = [line.strip() for line in README.splitlines()[:10] if line.startswith("    ")]
+    assert len(lines) == 2
+    run, test = lines
+    assert "pip install -e ." in run and "python classify.py corpora/samples/posts.jsonl" in run
+    assert 'pip install -e ".[dev]"' in test and "python -m pytest" in test
+    assert "Run the whole test suite" in (REPO / ".ci" / "run").read_text()
+
+
+def test_every_cli_option_is_documented_in_the_readme():
+    parser = _build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help" and option != "--verbose":
+                    assert re.search(rf"{re.escape(option)}\b", README), (name, option)
+
+
+def test_the_documented_bundled_models_exist():
+    for task, model in re.findall(r"`models/(\w+)/(linear-\d+)`", README):
+        assert (REPO / "models" / task / model / "config.json").is_file()
