@@ -22,6 +22,33 @@ EXIT_BAD_INPUT = 2
 DEFAULT_MODELS_ROOT = Path(__file__).resolve().parents[1] / "models"
 
 
+def _count(minimum: int):
+    """An argparse type: a whole number >= ``minimum``, with a message saying so."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number >= {minimum}, found {value!r}"
+            )
+        return number
+
+    return parse
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, found {value!r}")
+    return number
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiemtin",
@@ -70,12 +97,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--rejects", help="rejects file (default: OUTPUT with .rejects.jsonl)")
     c.add_argument(
-        "--max-chars", type=int, default=100_000, help="reject longer texts (default: 100000)"
+        "--max-chars", type=_count(1), default=100_000, help="reject longer texts (default: 100000)"
     )
-    c.add_argument("--top-words", type=int, default=5, help="words to explain per task")
-    c.add_argument("--batch-size", type=int, default=2000, help="rows scored per batch")
+    c.add_argument("--top-words", type=_count(0), default=5, help="words to explain per task")
+    c.add_argument("--batch-size", type=_count(1), default=2000, help="rows scored per batch")
     c.add_argument(
-        "--workers", type=int, default=1, help="processes for word segmentation (0 = one per core)"
+        "--workers",
+        type=_count(0),
+        default=1,
+        help="processes for word segmentation (0 = one per core)",
     )
 
     t = sub.add_parser(
@@ -115,14 +145,14 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--id-column", help="id column of a generic corpus")
     t.add_argument(
         "--C",
-        type=float,
+        type=_positive_float,
         default=4.0,
         dest="C",
         help="inverse regularisation strength (default: 4.0)",
     )
     t.add_argument(
         "--workers",
-        type=int,
+        type=_count(0),
         default=0,
         help="processes for word segmentation (default 0: one per core)",
     )

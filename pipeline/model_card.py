@@ -89,7 +89,7 @@ def render_model_card(config: dict, metrics: dict, corpus: Corpus) -> str:
     hp = config["hyperparameters"]
     counts = ", ".join(f"{k}: {v:,}" for k, v in data["train_label_counts"].items())
     problems = (
-        "\n".join(f"  - {k}: {v:,}" for k, v in data["corpus_problems"].items()) or "  - none"
+        "\n".join(f"- {k}: {v:,}" for k, v in data["corpus_problems"].items()) or "- none"
     )
     terms = _corpus_section(corpus.name, "Licence terms") or "See the corpus's own terms."
     source = _corpus_section(corpus.name, "Source and citation") or f"`{data['source']}`"
@@ -113,8 +113,10 @@ def render_model_card(config: dict, metrics: dict, corpus: Corpus) -> str:
 ## Training data
 Corpus `{data["corpus"]}` read from `{data["source"]}`, splits {", ".join(data["splits_used"])}:
 {data["n_train"]:,} labelled texts ({counts}). What the reader reported:
+
 {problems}
 
+### Source
 {source}
 
 ## Licence terms

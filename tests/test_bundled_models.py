@@ -78,3 +78,15 @@ def test_the_recorded_train_command_rebuilds_the_committed_model(task, tmp_path,
         for metric in ("macro_f1", "roc_auc_risk", "ece"):
             got = rebuilt["test_sets"][test_set][metric]
             assert got == pytest.approx(m[metric], abs=0.005), (test_set, metric)
+
+
+@pytest.mark.parametrize("task", ["hostile", "false"])
+def test_committed_model_cards_are_what_the_card_generator_writes(task):
+    from pipeline.corpora import load_corpus
+    from pipeline.model_card import render_model_card
+
+    corpora = require_corpora()
+    committed_dir, metrics = _committed(task)
+    config = json.loads((committed_dir / "config.json").read_text(encoding="utf-8"))
+    card = render_model_card(config, metrics, load_corpus(corpora / CORPUS[task], task=task))
+    assert (committed_dir / "README.md").read_text(encoding="utf-8") == card

@@ -199,3 +199,11 @@ def test_an_empty_input_gives_an_empty_output(tiny_models_root, tmp_path, capsys
     assert _classify(tiny_models_root, src, "-o", out, "--task", "hostile") == 0
     assert out.read_text() == ""
     assert "scored 0 rows, rejected 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--batch-size=0", "--workers=-1", "--max-chars=lots"])
+def test_a_bad_number_is_refused_before_any_work(option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["classify", str(SAMPLES), option])
+    assert exit_info.value.code == 2
+    assert "expected a whole number" in capsys.readouterr().err
