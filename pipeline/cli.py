@@ -221,6 +221,23 @@ def _classify(args) -> int:
     return 0
 
 
+def _reproduce_command(args) -> str:
+    """The train command with only the options that shape the model (not where it goes or
+    how many processes build it), so a rebuild elsewhere writes the same bytes."""
+    words = ["python", "train.py", "--task", args.task, "--corpus", str(args.corpus)]
+    for option, value, default in (
+        ("--name", args.name, "linear"),
+        ("--version", args.version, None),
+        ("--text-column", args.text_column, None),
+        ("--label-column", args.label_column, None),
+        ("--id-column", args.id_column, None),
+        ("--C", args.C, 4.0),
+    ):
+        if value != default:
+            words += [option, str(value)]
+    return shlex.join(words)
+
+
 def _train(args) -> int:
     from .train import train_model
 
@@ -243,7 +260,7 @@ def _train(args) -> int:
         workers=args.workers,
         corpus_options=corpus_options,
         hyperparameters={"C": args.C},
-        command="python train.py " + shlex.join(args.argv[1:]),
+        command=_reproduce_command(args),
     )
     print(result.corpus_summary)
     for name, m in result.metrics["test_sets"].items():
@@ -258,9 +275,7 @@ def _train(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    args.argv = [a for a in argv if a not in ("-v", "--verbose")]
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="kiemtin: %(message)s",
