@@ -7,6 +7,7 @@ split; the second shows what the model does on truly unseen text).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -157,8 +158,10 @@ def train_model(
         },
     }
     write_json(model_dir / METRICS_FILE, metrics)
-    config = read_config(model_dir)
-    write_model_card(model_dir, config, metrics, corpus)
+    # The card shows what the files say, in their (sorted) order, so a card rendered later
+    # from the same directory is the same bytes.
+    metrics = json.loads((model_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    write_model_card(model_dir, read_config(model_dir), metrics, corpus)
     load_model(model_dir)  # the directory must now be whole
 
     if promote is None:
