@@ -53,6 +53,7 @@ __all__ = [
     "Normaliser",
     "normalise",
     "normalise_with_offsets",
+    "personal_data_spans",
 ]
 
 NORMALISER_NAME = "kiemtin-normalise"
@@ -752,3 +753,21 @@ def normalise_with_offsets(text: str) -> Normalised:
     ('xem xxurl đi', (4, 20))
     """
     return _default().normalise_with_offsets(text)
+
+
+_PERSONAL_KINDS = ("xxemail", "xxphone", "xxuser")
+
+
+def personal_data_spans(text: str) -> list[tuple[int, int, str]]:
+    """Spans of e-mail addresses, phone numbers and @handles in ``text`` (URLs are not personal).
+
+    The same patterns as the placeholders of rule 5, applied to the text as given.
+
+    >>> personal_data_spans("gọi 0912 345 678 hoặc @an_nguyen")
+    [(4, 16, 'xxphone'), (22, 32, 'xxuser')]
+    """
+    return [
+        (*m.span(), m.lastgroup)
+        for m in _PLACEHOLDER_RE.finditer(text)
+        if m.lastgroup in _PERSONAL_KINDS
+    ]

@@ -5,8 +5,17 @@ import importlib
 
 import pytest
 
-MODULES = ["pipeline", "pipeline.tasks", "pipeline.segment", "pipeline.features",
-           "pipeline.evaluate", "pipeline.outputs", "pipeline.score"]
+MODULES = [
+    "pipeline",
+    "pipeline.tasks",
+    "pipeline.segment",
+    "pipeline.features",
+    "pipeline.evaluate",
+    "pipeline.outputs",
+    "pipeline.score",
+    "pipeline.mask",
+    "pipeline.similarity",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
