@@ -156,7 +156,128 @@ def _build_parser() -> argparse.ArgumentParser:
         default=0,
         help="processes for word segmentation (default 0: one per core)",
     )
+    c.add_argument(
+        "--to-queue",
+        action="store_true",
+        help="also put the scored posts into the review queue (KIEMTIN_DATABASE_URL)",
+    )
+
+    db = sub.add_parser("db", parents=[common], help="the review database")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser(
+        "upgrade", parents=[common], help="create or migrate the schema to the latest"
+    )
+
+    q = sub.add_parser("queue", parents=[common], help="the review queue")
+    q_sub = q.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    qa = q_sub.add_parser(
+        "add", parents=[common], help="add scored posts (JSONL from classify) to the queue"
+    )
+    qa.add_argument("scored", help="JSONL written by kiemtin classify")
+    qa.add_argument(
+        "--reviews-needed", type=_count(1), help="independent reviews per item (default: 1)"
+    )
+
+    u = sub.add_parser("users", parents=[common], help="accounts of the team application")
+    u_sub = u.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    ua = u_sub.add_parser("add", parents=[common], help="add an account")
+    ua.add_argument("name")
+    ua.add_argument(
+        "--role", required=True, help="admin, trainer, reviewer, communicator or analyst"
+    )
+    ua.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (default: prompt twice)",
+    )
+
+    a = sub.add_parser("audit", parents=[common], help="the append-only audit trail")
+    a_sub = a.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    ae = a_sub.add_parser("export", parents=[common], help="write every audit row as JSONL")
+    ae.add_argument("-o", "--output", default="-", help="file (default: stdout)")
+
+    sv = sub.add_parser("serve", parents=[common], help="run the reviewer web app")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sv.add_argument("--port", type=_count(1), default=8000, help="port (default: 8000)")
     return parser
+
+
+def _store():
+    """The configured store, migrated to the latest schema, and its settings."""
+    from .store.db import Settings, make_engine, session_factory, upgrade
+
+    settings = Settings.from_env()
+    if settings.database_url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return settings, engine, session_factory(engine)
+
+
+def _db(args) -> int:
+    settings, _, _ = _store()
+    print(f"database at {settings.database_url} is at the latest schema", file=sys.stderr)
+    return 0
+
+
+def _queue_add_file(path, reviews_needed: int | None) -> None:
+    from .store.queue import add_scored_file
+
+    settings, engine, _ = _store()
+    report = add_scored_file(
+        engine, path, actor="cli", reviews_needed=reviews_needed or settings.reviews_needed
+    )
+    print(f"kiemtin: queue: {report.summary()}", file=sys.stderr)
+    for rejected in report.rejected[:20]:
+        print(f"  line {rejected.line}: {rejected.reason}", file=sys.stderr)
+
+
+def _queue(args) -> int:
+    _queue_add_file(args.scored, args.reviews_needed)
+    return 0
+
+
+def _users(args) -> int:
+    import getpass
+
+    from .store.users import add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise KiemtinError(
+                "password",
+                expected="the same password twice",
+                found="two different ones",
+                fix="Run the command again.",
+            )
+    _, _, sessions = _store()
+    with sessions() as session:
+        user = add_user(session, args.name, args.role, password, actor="cli")
+    print(f"added {user.name} ({user.role})", file=sys.stderr)
+    return 0
+
+
+def _audit(args) -> int:
+    from .store.audit import export
+
+    _, _, sessions = _store()
+    with sessions() as session:
+        count = export(session, sys.stdout if args.output == "-" else args.output)
+    print(f"kiemtin: wrote {count:,} audit rows", file=sys.stderr)
+    return 0
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from .web.app import WebSettings, create_app
+
+    _store()  # migrate before serving
+    uvicorn.run(create_app(WebSettings.from_env()), host=args.host, port=args.port)
+    return 0
 
 
 def _classify(args) -> int:
@@ -165,7 +286,15 @@ def _classify(args) -> int:
     from .score import Classifier
     from .tasks import known_tasks
 
-    output_format(args.output)  # refuse a bad output name before any work
+    # Refuse a bad output name before any work.
+    fmt = output_format(args.output)
+    if args.to_queue and (fmt != "jsonl" or args.output in (None, "-")):
+        raise KiemtinError(
+            "--to-queue",
+            expected="-o OUTPUT.jsonl (the queue reads the JSONL records)",
+            found=str(args.output or "stdout"),
+            fix="Write the scores to a .jsonl file with -o.",
+        )
     if args.model:
         classifier = Classifier.from_dirs(args.model, args.top_words)
         if args.task != "all" and args.task not in classifier.tasks:
@@ -212,6 +341,8 @@ def _classify(args) -> int:
     writer.close()
     rejects.close()
     seconds = time.perf_counter() - started
+    if args.to_queue:
+        _queue_add_file(args.output, None)
     where = f" (see {rejects.path})" if rejects.count else ""
     print(
         f"kiemtin: scored {scored:,} rows, rejected {rejects.count:,}{where}, "
@@ -282,7 +413,16 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return {"classify": _classify, "train": _train}[args.command](args)
+        commands = {
+            "classify": _classify,
+            "train": _train,
+            "db": _db,
+            "queue": _queue,
+            "users": _users,
+            "audit": _audit,
+            "serve": _serve,
+        }
+        return commands[args.command](args)
     except KiemtinError as exc:
         print(f"kiemtin: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

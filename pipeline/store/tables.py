@@ -1,0 +1,241 @@
+"""The review store's tables as typed SQLAlchemy 2 models: users, items (one per distinct post
+per task), near-duplicate groups, LSH band keys, answers and the append-only audit trail.
+
+This metadata is the reference the migrations must match (a test compares them); the
+database is only ever created and changed by the migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("admin", "trainer", "reviewer", "communicator", "analyst")
+# open: waiting for answers; answered: enough answers and they agree; adjudication: they
+# disagree and a trainer or admin must decide; done: decided by adjudication, or labelled
+# through its group's representative.
+STATUSES = ("open", "answered", "adjudication", "done")
+DECIDED = ("answered", "done")
+
+# Stable constraint names, so migrations can name what they alter on both databases.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit ids on PostgreSQL; SQLite needs exactly INTEGER for an auto-incrementing rowid key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on both databases (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
+
+    def __repr__(self) -> str:
+        return f"User({self.name!r}, role={self.role!r}, active={self.active})"
+
+
+class Group(Base):
+    """Near-duplicate posts of one task (the same narrative reworded), reviewed once through
+    its representative item."""
+
+    __tablename__ = "item_groups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task: Mapped[str] = mapped_column(String(64))
+    # Items point at their group and the group at its representative: a cycle, so on
+    # PostgreSQL this key is added after both tables exist.
+    representative_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id", use_alter=True), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    representative: Mapped[Item] = relationship(foreign_keys=[representative_id])
+
+
+class Item(Base):
+    """One distinct post (by normalised text) for one task, with its scores and review state."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("task", "text_key"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint("reviews_needed >= 1", name="reviews_needed"),
+        # The queue pages: risk order and uncertainty order within a task and status; the
+        # trailing id makes ties deterministic and the whole ORDER BY an index scan.
+        Index("ix_items_queue_risk", "task", "status", "risk", "id"),
+        Index("ix_items_queue_uncertainty", "task", "status", "uncertainty", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task: Mapped[str] = mapped_column(String(64))
+    # sha256 of the folded (normalised, lowercased, diacritics removed) masked text: the key
+    # for "the same post". A hash, because a post may be 100,000 characters, too long for a
+    # unique index, and because the key must not hold the personal data the text has masked.
+    text_key: Mapped[str] = mapped_column(String(64))
+    # The post with phone numbers, e-mails and @handles masked, character for character.
+    text: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(Text)  # the source's id, opaque
+    input_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the original text
+    model_label: Mapped[str] = mapped_column(String(64))
+    proba: Mapped[dict] = mapped_column(JSON)
+    risk: Mapped[float] = mapped_column(Float)
+    # 1 - (top probability - second probability): 1 when the model cannot choose.
+    uncertainty: Mapped[float] = mapped_column(Float)
+    # The words that drove the score: [{"word", "start", "end", "weight"}], offsets into
+    # ``text`` (masking keeps the length, so they are also offsets into the original).
+    words: Mapped[list] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(255))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)  # MinHash, uint64 bytes
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    reviews_needed: Mapped[int] = mapped_column(Integer, default=1)
+    label: Mapped[str | None] = mapped_column(String(64))  # the decided human label
+    # Set when the label came from the group's representative rather than a review.
+    label_source_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("items.id"))
+    adjudicator_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"))
+    group_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("item_groups.id"), index=True)
+    # False for a group member other than its representative: members leave the queue.
+    is_representative: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=sql_text("true")
+    )
+    # Optimistic locking: bumped by every change to the review state (answers, status,
+    # label, group split), checked against the version the reviewer loaded.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[Group | None] = relationship(foreign_keys=[group_id])
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="item", order_by="Answer.id", viewonly=True
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"Item({self.id}, task={self.task!r}, risk={self.risk}, status={self.status!r}, "
+            f"group={self.group_id}, version={self.version})"
+        )
+
+
+class ItemBand(Base):
+    """LSH band keys of each item's MinHash signature: items sharing a key are candidate
+    near-duplicates. Keys are mixed with the task, so candidates come from the same task."""
+
+    __tablename__ = "item_bands"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id"), primary_key=True, autoincrement=False
+    )
+
+
+class Answer(Base):
+    """One reviewer's label for one item, with what the model said at that moment."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("item_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"))
+    reviewer_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    model_label: Mapped[str] = mapped_column(String(64))
+    model_score: Mapped[float] = mapped_column(Float)  # the model's probability of its label
+    model_risk: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship(back_populates="answers")
+    reviewer: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """One write: who did what to which row, when, with the row before and after.
+
+    Append-only: the ORM refuses to update or delete these rows (``pipeline.store.audit``)
+    and a database trigger refuses it for everyone else.
+    """
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "entity": self.entity,
+            "entity_id": self.entity_id,
+            "before": self.before,
+            "after": self.after,
+        }

@@ -1,0 +1,162 @@
+"""Accounts: a name, one role, an argon2 password hash and whether the account is active.
+
+Roles: admin, trainer, reviewer, communicator, analyst. Passwords are only ever stored as
+argon2id hashes (argon2-cffi's defaults); every change to an account is audited, never with
+the hash in it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import InputError, KiemtinError
+from . import audit
+from .db import writing
+from .tables import ROLES, User
+
+MIN_PASSWORD_CHARS = 8
+NAME_PATTERN = re.compile(r"^[\w.@-]{1,64}$")
+
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified against when the user does not exist, so a wrong name costs as long as a
+    # wrong password and response times do not tell which names exist.
+    return _hasher.hash("kiemtin: no such user")
+
+
+class UserError(KiemtinError):
+    """An account cannot be created or changed as asked."""
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InputError(
+            "role",
+            expected=f"one of {', '.join(ROLES)}",
+            found=repr(role),
+            fix="Pick one of the listed roles (e.g. --role reviewer).",
+        )
+    return role
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise InputError(
+            "user name",
+            expected="1 to 64 letters, digits, '.', '_', '@' or '-' (no spaces)",
+            found=repr(name),
+            fix="Choose a short login name such as 'lan.nguyen'.",
+        )
+    return name
+
+
+def _check_password(password: str) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_CHARS:
+        raise InputError(
+            "password",
+            expected=f"at least {MIN_PASSWORD_CHARS} characters",
+            found=f"{len(password) if isinstance(password, str) else 0} characters",
+            fix="Choose a longer password (a few words make a good one).",
+        )
+    return password
+
+
+def _public(user: User) -> dict:
+    return {"name": user.name, "role": user.role, "active": user.active}
+
+
+def get_user(session: Session, name: str) -> User | None:
+    """The account named ``name`` (freshly read), or None."""
+    query = select(User).where(User.name == name).execution_options(populate_existing=True)
+    return session.scalars(query).one_or_none()
+
+
+def require_user(session: Session, name: str) -> User:
+    user = get_user(session, name)
+    if user is None:
+        raise UserError(
+            "user",
+            expected="an existing account",
+            found=f"no user named {name!r}",
+            fix="Create it with `kiemtin users add NAME --role ROLE`.",
+        )
+    return user
+
+
+def add_user(session: Session, name: str, role: str, password: str, actor: str = "system") -> User:
+    """Create an account (committed, audited) and return it."""
+    _check_name(name)
+    check_role(role)
+    _check_password(password)
+    password_hash = _hasher.hash(password)  # slow on purpose: do it outside the transaction
+    with writing(session):
+        if get_user(session, name) is not None:
+            raise UserError(
+                "user",
+                expected="a new user name",
+                found=f"a user named {name!r} already exists",
+                fix="Choose another name, or change the existing account.",
+            )
+        user = User(name=name, role=role, password_hash=password_hash, active=True)
+        session.add(user)
+        session.flush()
+        audit.record(session, actor, "add", "user", user.id, None, _public(user))
+    return user
+
+
+def verify_password(session: Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, else None (unknown, wrong or inactive)."""
+    user = get_user(session, name)
+    try:
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        # Hashing parameters were raised since this hash was made: store a stronger one.
+        new_hash = _hasher.hash(password)
+        with writing(session):
+            user = session.get(User, user.id, populate_existing=True)
+            user.password_hash = new_hash
+            audit.record(session, name, "rehash_password", "user", user.id, None, None)
+    return user
+
+
+def set_password(session: Session, name: str, password: str, actor: str) -> User:
+    _check_password(password)
+    password_hash = _hasher.hash(password)
+    with writing(session):
+        user = require_user(session, name)
+        user.password_hash = password_hash
+        audit.record(session, actor, "set_password", "user", user.id, None, None)
+    return user
+
+
+def set_role(session: Session, name: str, role: str, actor: str) -> User:
+    check_role(role)
+    with writing(session):
+        user = require_user(session, name)
+        before = _public(user)
+        user.role = role
+        audit.record(session, actor, "set_role", "user", user.id, before, _public(user))
+    return user
+
+
+def set_active(session: Session, name: str, active: bool, actor: str) -> User:
+    """Switch an account off (it can no longer log in or answer) or back on."""
+    with writing(session):
+        user = require_user(session, name)
+        before = _public(user)
+        user.active = bool(active)
+        audit.record(session, actor, "set_active", "user", user.id, before, _public(user))
+    return user

@@ -1,0 +1,215 @@
+"""Reviewer routes: the queue, an item, answers, undo, split, adjudication, the audit view.
+
+Thin: each route checks the permission (and CSRF for writes), calls ``pipeline.store`` and
+renders. A stale answer (the item changed since the page was loaded) gets a 409 page that
+says what happened.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+
+from ..errors import KiemtinError
+from ..tasks import load_task
+from .highlight import highlight
+
+QUEUE_PAGE_SIZE = 50
+EXCERPT = 160
+STATUSES = ("open", "answered", "adjudication", "done")
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def _float_or_none(value: str | None) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise HTTPException(400, f"Expected a number between 0 and 1, found {value!r}.") from None
+
+
+def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
+    from ..store import queue
+    from ..store.tables import AuditEntry, Item
+
+    def queue_items(session, request: Request) -> tuple[list[Item], dict]:
+        q = request.query_params
+        filters = {
+            "task": q.get("task") or None,
+            "label": q.get("label") or None,
+            "status": q.get("status") or "open",
+            "min_risk": _float_or_none(q.get("min_risk")),
+            "max_risk": _float_or_none(q.get("max_risk")),
+        }
+        if filters["status"] not in STATUSES:
+            raise HTTPException(400, f"Status must be one of {', '.join(STATUSES)}.")
+        return queue.next_items(session, limit=QUEUE_PAGE_SIZE, **filters), filters
+
+    @app.get("/queue", name="queue_page")
+    def queue_page(request: Request):
+        user = require(request, "view_queue")
+        with db() as session:
+            items, filters = queue_items(session, request)
+            rows = [
+                {
+                    "id": it.id,
+                    "task": it.task,
+                    "label": it.model_label,
+                    "risk": it.risk,
+                    "uncertainty": it.uncertainty,
+                    "excerpt": _excerpt(it.text),
+                    "status": it.status,
+                    "group_size": queue.group_size(session, it),
+                    "url": request.url_for("item_page", item_id=it.id),
+                }
+                for it in items
+            ]
+            tasks = queue.tasks(session)
+        return render(
+            request,
+            "queue.html",
+            user=user,
+            items=rows,
+            filters=filters,
+            tasks=tasks,
+            statuses=STATUSES,
+        )
+
+    @app.get("/items/{item_id}", name="item_page")
+    def item_page(request: Request, item_id: int):
+        user = require(request, "view_queue")
+        with db() as session:
+            item = session.get(Item, item_id)
+            if item is None:
+                raise HTTPException(404, f"There is no item {item_id}.")
+            prev_id, next_id = queue.neighbours(session, item)
+            answers = [
+                {"reviewer": a.reviewer.name, "label": a.label, "note": a.note}
+                for a in item.answers
+            ]
+            mine = any(a["reviewer"] == user.name for a in answers)
+            view = {
+                "id": item.id,
+                "task": item.task,
+                "status": item.status,
+                "text_html": highlight(item.text, item.words),
+                "label": item.model_label,
+                "risk": item.risk,
+                "proba": item.proba,
+                "model_version": item.model_version,
+                "version": item.version,
+                "labels": list(load_task(item.task).labels)
+                if _known(item.task)
+                else sorted(item.proba),
+                "answerable": item.status == "open" and not mine,
+                "adjudicable": item.status == "adjudication",
+                "answers": answers,
+                "members": [
+                    {
+                        "excerpt": _excerpt(m.text),
+                        "split_url": request.url_for("split", item_id=m.id),
+                    }
+                    for m in queue.group_members(session, item)
+                    if m.id != item.id
+                ],
+                "answer_url": request.url_for("answer", item_id=item.id),
+                "adjudicate_url": request.url_for("adjudicate", item_id=item.id),
+                "undo_url": request.url_for("undo", item_id=item.id) if mine else None,
+                "prev_url": request.url_for("item_page", item_id=prev_id) if prev_id else None,
+                "next_url": request.url_for("item_page", item_id=next_id) if next_id else None,
+            }
+        return render(request, "item.html", user=user, item=view)
+
+    def _after_write(request: Request, item_id: int, message: str):
+        request.session["flash"] = message
+        with db() as session:
+            item = session.get(Item, item_id)
+            _, next_id = queue.neighbours(session, item) if item else (None, None)
+        target = (
+            request.url_for("item_page", item_id=next_id)
+            if next_id
+            else request.url_for("queue_page")
+        )
+        return RedirectResponse(target, status_code=303)
+
+    def _store_call(fn, *args, **kwargs):
+        try:
+            with db() as session:
+                return fn(session, *args, **kwargs)
+        except queue.ConflictError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        except queue.NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except queue.ForbiddenError as exc:
+            raise HTTPException(403, str(exc)) from exc
+        except KiemtinError as exc:
+            raise HTTPException(400, str(exc)) from exc
+
+    @app.post("/items/{item_id}/answer", name="answer")
+    def answer(
+        request: Request,
+        item_id: int,
+        label: str = Form(...),
+        version: int = Form(...),
+        note: str = Form(""),
+        csrf_token: str | None = Form(None),
+    ):
+        user = require(request, "answer")
+        check_csrf(request, csrf_token)
+        _store_call(queue.record_answer, item_id, user.name, label, version, note or None)
+        return _after_write(request, item_id, f"Item {item_id}: answered {label}.")
+
+    @app.post("/items/{item_id}/undo", name="undo")
+    def undo(request: Request, item_id: int, csrf_token: str | None = Form(None)):
+        user = require(request, "answer")
+        check_csrf(request, csrf_token)
+        _store_call(queue.undo_answer, item_id, user.name)
+        request.session["flash"] = f"Item {item_id}: your answer was withdrawn."
+        return RedirectResponse(request.url_for("item_page", item_id=item_id), status_code=303)
+
+    @app.post("/items/{item_id}/split", name="split")
+    def split(request: Request, item_id: int, csrf_token: str | None = Form(None)):
+        user = require(request, "answer")
+        check_csrf(request, csrf_token)
+        _store_call(queue.split_from_group, item_id, user.name)
+        request.session["flash"] = f"Item {item_id} now stands alone."
+        return RedirectResponse(request.url_for("item_page", item_id=item_id), status_code=303)
+
+    @app.post("/items/{item_id}/adjudicate", name="adjudicate")
+    def adjudicate(
+        request: Request, item_id: int, label: str = Form(...), csrf_token: str | None = Form(None)
+    ):
+        user = require(request, "adjudicate")
+        check_csrf(request, csrf_token)
+        _store_call(queue.adjudicate, item_id, user.name, label)
+        return _after_write(request, item_id, f"Item {item_id}: decided {label}.")
+
+    @app.get("/audit", name="audit_page")
+    def audit_page(request: Request):
+        user = require(request, "view_audit")
+        with db() as session:
+            rows = session.query(AuditEntry).order_by(AuditEntry.id.desc()).limit(200).all()
+            rows = [
+                {
+                    "id": r.id,
+                    "at": r.at,
+                    "actor": r.actor,
+                    "action": r.action,
+                    "entity": r.entity,
+                    "entity_id": r.entity_id,
+                    "before": r.before,
+                    "after": r.after,
+                }
+                for r in rows
+            ]
+        return render(request, "audit.html", user=user, rows=rows)
+
+
+def _known(task: str) -> bool:
+    from ..tasks import known_tasks
+
+    return task in known_tasks()

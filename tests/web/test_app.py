@@ -1,0 +1,138 @@
+"""The reviewer web app through HTTP, against SQLite and PostgreSQL."""
+
+import re
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.store.tables import Item
+from pipeline.web.app import WebSettings
+from pipeline.web.security import PERMISSIONS, ROLES
+
+from .conftest import PASSWORD, csrf_of, log_in
+
+
+def _item_id(sessions, source_id: str) -> int:
+    with sessions() as s:
+        return s.query(Item).filter_by(source_id=source_id, task="hostile").one().id
+
+
+def test_log_in_and_see_the_queue_riskiest_first(client):
+    assert client.get("/queue").status_code == 303  # not logged in: to the login page
+    assert log_in(client, "reviewer", "wrong").status_code == 401
+    response = log_in(client, "reviewer")
+    assert response.status_code == 303 and response.headers["location"].endswith("/queue")
+    page = client.get("/queue").text
+    order = [m for m in re.findall(r"(ăn cắp|ngu vl|óc chó|trời đẹp)", page)]
+    assert order[:3] == ["ngu vl", "ăn cắp", "óc chó"]  # risk 0.95, 0.9, 0.7
+
+
+def test_session_cookie_is_http_only_and_same_site(client):
+    response = log_in(client, "reviewer")
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_a_post_renders_as_text_with_the_models_words_highlighted(as_user, sessions):
+    c = as_user("reviewer")
+    html = c.get(f"/items/{_item_id(sessions, 'p2')}").text
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(" in html
+    assert "<mark" in html and "ăn cắp</mark>" in html
+    assert 'data-key="1"' in html and 'data-key="3"' in html
+    assert "0912" not in c.get(f"/items/{_item_id(sessions, 'p4')}").text  # masked phone
+
+
+def test_an_answer_needs_the_forms_csrf_token(as_user, sessions):
+    c = as_user("reviewer")
+    item = _item_id(sessions, "p1")
+    page = c.get(f"/items/{item}").text
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    form = {"label": "offensive", "version": version}
+    assert c.post(f"/items/{item}/answer", data=form).status_code == 403
+    assert c.post(f"/items/{item}/answer", data={**form, "csrf_token": "x"}).status_code == 403
+    ok = c.post(f"/items/{item}/answer", data={**form, "csrf_token": csrf_of(page)})
+    assert ok.status_code == 303
+    with sessions() as s:
+        answered = s.get(Item, item)
+        assert answered.status == "answered" and answered.label == "offensive"
+
+
+def test_a_stale_answer_gets_a_conflict_not_a_silent_overwrite(as_user, sessions):
+    first, second = as_user("reviewer"), as_user("reviewer2")
+    item = _item_id(sessions, "p1")
+    pages = [c.get(f"/items/{item}").text for c in (first, second)]
+    version = re.search(r'name="version" value="(\d+)"', pages[0]).group(1)
+    ok = first.post(
+        f"/items/{item}/answer",
+        data={"label": "hate", "version": version, "csrf_token": csrf_of(pages[0])},
+    )
+    assert ok.status_code == 303
+    late = second.post(
+        f"/items/{item}/answer",
+        data={"label": "clean", "version": version, "csrf_token": csrf_of(pages[1])},
+    )
+    assert late.status_code == 409
+    assert "reload" in late.text.lower() or "changed" in late.text.lower()
+    with sessions() as s:
+        assert s.get(Item, item).label == "hate"
+
+
+def test_undo_withdraws_my_answer(as_user, sessions):
+    c = as_user("reviewer")
+    item = _item_id(sessions, "p3")
+    page = c.get(f"/items/{item}").text
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    c.post(
+        f"/items/{item}/answer",
+        data={"label": "clean", "version": version, "csrf_token": csrf_of(page)},
+    )
+    page = c.get(f"/items/{item}").text
+    assert "data-undo" in page
+    assert c.post(f"/items/{item}/undo", data={"csrf_token": csrf_of(page)}).status_code == 303
+    with sessions() as s:
+        assert s.get(Item, item).status == "open"
+
+
+def test_failed_logins_are_rate_limited(client):
+    for _ in range(5):
+        assert log_in(client, "admin", "nope").status_code == 401
+    assert log_in(client, "admin").status_code == 429
+
+
+ROUTES = [
+    ("GET", "/queue", "view_queue"),
+    ("GET", "/items/{item}", "view_queue"),
+    ("POST", "/items/{item}/answer", "answer"),
+    ("POST", "/items/{item}/split", "answer"),
+    ("POST", "/items/{item}/adjudicate", "adjudicate"),
+    ("GET", "/audit", "view_audit"),
+]
+
+
+@pytest.mark.parametrize("role", [*ROLES, None])
+def test_every_route_checks_every_role(app, as_user, client, sessions, role):
+    c = as_user(role) if role else client
+    token = csrf_of(c.get("/login").text) if role is None else None
+    item = _item_id(sessions, "p3")
+    for method, path, permission in ROUTES:
+        url = path.format(item=item)
+        if method == "GET":
+            status = c.get(url).status_code
+        else:
+            token = csrf_of(c.get("/login").text) if role else token
+            status = c.post(
+                url, data={"csrf_token": token, "label": "clean", "version": "0"}
+            ).status_code
+        if role is None:
+            assert status == (303 if method == "GET" else 401), (role, url)
+        elif role in PERMISSIONS[permission]:
+            assert status not in (401, 403), (role, method, url, status)
+        else:
+            assert status == 403, (role, method, url, status)
+
+
+def test_the_app_refuses_a_weak_secret_key():
+    with pytest.raises(InputError, match="KIEMTIN_SECRET_KEY"):
+        WebSettings(secret_key="change-me", database_url="sqlite://")
+    assert PASSWORD  # the accounts above use a real password
