@@ -69,6 +69,8 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
                 for it in items
             ]
             tasks = queue.tasks(session)
+            # Shown once items have two independent answers (KIEMTIN_REVIEWS_NEEDED >= 2).
+            agreement = [a for a in (queue.cohens_kappa(session, t) for t in tasks) if a.items]
         return render(
             request,
             "queue.html",
@@ -77,6 +79,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
             filters=filters,
             tasks=tasks,
             statuses=STATUSES,
+            agreement=agreement,
         )
 
     @app.get("/items/{item_id}", name="item_page")

@@ -104,6 +104,7 @@ ROUTES = [
     ("GET", "/queue", "view_queue"),
     ("GET", "/items/{item}", "view_queue"),
     ("POST", "/items/{item}/answer", "answer"),
+    ("POST", "/items/{item}/undo", "answer"),
     ("POST", "/items/{item}/split", "answer"),
     ("POST", "/items/{item}/adjudicate", "adjudicate"),
     ("GET", "/audit", "view_audit"),
@@ -136,3 +137,27 @@ def test_the_app_refuses_a_weak_secret_key():
     with pytest.raises(InputError, match="KIEMTIN_SECRET_KEY"):
         WebSettings(secret_key="change-me", database_url="sqlite://")
     assert PASSWORD  # the accounts above use a real password
+
+
+def test_agreement_between_two_reviewers_is_shown_as_kappa(app, as_user, engine, sessions):
+    from pipeline.store.queue import add_scored, record_answer
+
+    from .conftest import scored
+
+    texts = ["Giá xăng tăng mạnh từ chiều nay", "Đội tuyển thắng trận bán kết tối qua",
+             "Mưa lớn gây ngập nhiều tuyến phố", "Chợ hoa xuân mở cửa đến khuya"]
+    add_scored(engine, [scored(f"k{i}", t) for i, t in enumerate(texts)], actor="test",
+               reviews_needed=2)
+    with sessions() as s:
+        ids = [s.query(Item).filter_by(source_id=f"k{i}").one().id for i in range(4)]
+    for item_id, (a, b) in zip(ids, [("clean", "clean"), ("hate", "hate"),
+                                     ("clean", "hate"), ("hate", "hate")], strict=True):
+        with sessions() as s:
+            version = s.get(Item, item_id).version
+            record_answer(s, item_id, "reviewer", a, version)
+        with sessions() as s:
+            record_answer(s, item_id, "reviewer2", b, s.get(Item, item_id).version)
+    page = as_user("trainer").get("/queue").text
+    # observed 3/4, expected 0.5*0.25 + 0.5*0.75 = 0.5, kappa (0.75-0.5)/(1-0.5) = 0.5
+    assert "Cohen&#39;s kappa" in page or "Cohen's kappa" in page
+    assert "hostile 0.50" in page and "over 4 items" in page
