@@ -929,8 +929,9 @@ def record_answer(
     """Record ``reviewer``'s label for an open item, as loaded at ``expected_version``
     (the ``version`` the reviewer's page showed; None skips the check, for scripts only).
 
-    Refused with ConflictError when the item's version changed since (someone answered,
-    split or decided it), when this reviewer already answered it, when it is not open, or
+    Refused with ConflictError when the item's version changed since (it was decided,
+    split, reopened or sent to adjudication; another reviewer's answer that leaves it open
+    does not count), when this reviewer already answered it, when it is not open, or
     when it is a group member (answer its representative). When ``reviews_needed`` answers
     are in, the item becomes ``answered`` if they agree (and its group takes the label) or
     ``adjudication`` if they do not.
@@ -973,8 +974,10 @@ def record_answer(
         except IntegrityError as exc:  # a concurrent answer by the same reviewer
             raise _duplicate_answer(item.id, user.name) from exc
         labels = [earlier for _, earlier in prior] + [label]
-        item.version += 1
+        # Another reviewer's independent answer does not change what this reviewer is asked
+        # to judge, so only a change of state (decided, disagreement) makes pages stale.
         if len(labels) >= item.reviews_needed:
+            item.version += 1
             if len(set(labels)) == 1:
                 item.status, item.label = "answered", label
             else:

@@ -24,7 +24,7 @@ def _some_history(session):
     add_scored(session, [scored(1, CHANH), scored(2, UNRELATED), scored(3, CHANH_REWORDED)],
                actor="analyst", reviews_needed=2)
     record_answer(session, 1, "lan", "hate", 0)
-    record_answer(session, 1, "minh", "offensive", 1)
+    record_answer(session, 1, "minh", "offensive", 0)
     adjudicate(session, 1, "hoa", "hate")
     split_from_group(session, 3, "lan")
 
