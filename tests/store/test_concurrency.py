@@ -3,8 +3,9 @@
 Each thread has its own session and reviewer. It answers its own 100 items (no contention:
 every one must succeed) and, between them, tries to answer shared items that every thread
 wants (reviews_needed = 3: exactly three answers per shared item can succeed; the rest are
-version conflicts once the item is decided, or find it closed). Conflicts must be reported, never swallowed,
-and the answers table must hold exactly the answers the threads were told succeeded.
+version conflicts once the item is decided, or find it closed). Conflicts must be reported,
+never swallowed, and the answers table must hold exactly the answers the threads were told
+succeeded.
 """
 
 from __future__ import annotations
