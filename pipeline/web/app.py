@@ -28,11 +28,13 @@ SESSION_HOURS = 8
 @dataclass
 class WebSettings:
     """From the environment: ``KIEMTIN_SECRET_KEY`` (required, >= 32 characters),
-    ``KIEMTIN_DATABASE_URL``, ``KIEMTIN_HTTPS`` (1 when served over HTTPS: secure cookies)."""
+    ``KIEMTIN_DATABASE_URL``, ``KIEMTIN_HTTPS`` (1 when served over HTTPS: secure cookies),
+    ``KIEMTIN_UNCERTAIN_SHARE`` (share of queue places for the least certain items, 0.2)."""
 
     secret_key: str
     database_url: str
     https: bool = False
+    uncertain_share: float = 0.2
     rate_limit: LoginRateLimiter = field(default_factory=LoginRateLimiter)
 
     def __post_init__(self):
@@ -44,6 +46,13 @@ class WebSettings:
                 fix='Set it, e.g. export KIEMTIN_SECRET_KEY="$(python -c '
                 "'import secrets; print(secrets.token_urlsafe(48))')\"",
             )
+        if not 0 <= self.uncertain_share <= 1:
+            raise InputError(
+                "KIEMTIN_UNCERTAIN_SHARE",
+                expected="a share between 0 and 1",
+                found=repr(self.uncertain_share),
+                fix="Use e.g. 0.2 for one place in five.",
+            )
 
     @classmethod
     def from_env(cls) -> WebSettings:
@@ -53,7 +62,15 @@ class WebSettings:
             secret_key=os.environ.get("KIEMTIN_SECRET_KEY", ""),
             database_url=Settings.from_env().database_url,
             https=os.environ.get("KIEMTIN_HTTPS", "") == "1",
+            uncertain_share=_share(os.environ.get("KIEMTIN_UNCERTAIN_SHARE", "0.2")),
         )
+
+
+def _share(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return -1.0  # refused by WebSettings with the expected/found message
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:

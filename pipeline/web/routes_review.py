@@ -47,7 +47,9 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
         }
         if filters["status"] not in STATUSES:
             raise HTTPException(400, f"Status must be one of {', '.join(STATUSES)}.")
-        return queue.next_items(session, limit=QUEUE_PAGE_SIZE, **filters), filters
+        share = app.state.settings.uncertain_share
+        items = queue.next_items(session, limit=QUEUE_PAGE_SIZE, uncertain_share=share, **filters)
+        return items, filters
 
     @app.get("/queue", name="queue_page")
     def queue_page(request: Request):
@@ -89,7 +91,9 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
             item = session.get(Item, item_id)
             if item is None:
                 raise HTTPException(404, f"There is no item {item_id}.")
-            prev_id, next_id = queue.neighbours(session, item)
+            prev_id, next_id = queue.neighbours(
+                session, item, uncertain_share=app.state.settings.uncertain_share
+            )
             answers = [
                 {"reviewer": a.reviewer.name, "label": a.label, "note": a.note}
                 for a in item.answers
@@ -131,7 +135,11 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
         request.session["flash"] = message
         with db() as session:
             item = session.get(Item, item_id)
-            _, next_id = queue.neighbours(session, item) if item else (None, None)
+            _, next_id = (
+                queue.neighbours(session, item, uncertain_share=app.state.settings.uncertain_share)
+                if item
+                else (None, None)
+            )
         target = (
             request.url_for("item_page", item_id=next_id)
             if next_id

@@ -161,3 +161,8 @@ def test_agreement_between_two_reviewers_is_shown_as_kappa(app, as_user, engine,
     # observed 3/4, expected 0.5*0.25 + 0.5*0.75 = 0.5, kappa (0.75-0.5)/(1-0.5) = 0.5
     assert "Cohen&#39;s kappa" in page or "Cohen's kappa" in page
     assert "hostile 0.50" in page and "over 4 items" in page
+
+
+def test_the_uncertain_share_is_a_setting_with_a_clear_error():
+    with pytest.raises(InputError, match="KIEMTIN_UNCERTAIN_SHARE"):
+        WebSettings(secret_key="k" * 40, database_url="sqlite://", uncertain_share=1.5)
