@@ -6,6 +6,7 @@ for the queue page, the item page and an answer POST. Targets on a 2-core machin
 
     python benchmarks/queue_latency.py --posts 1000000        # the full benchmark
     python benchmarks/queue_latency.py --posts 20000          # a quick run
+    python benchmarks/queue_latency.py --dir D --reuse        # time again a database filled before
 
 Posts are synthetic: random runs of 6-30 words drawn from the ViHSD vocabulary, so they
 are distinct and rarely near-duplicates; scores are random but well formed.
@@ -29,6 +30,7 @@ import uvicorn
 
 from pipeline.store.db import make_engine, session_factory, upgrade
 from pipeline.store.queue import add_scored
+from pipeline.store.tables import Item
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app
 
@@ -77,22 +79,26 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=200, help="timed requests per kind")
     ap.add_argument("--dir", help="keep the database here (default: a temporary folder)")
+    ap.add_argument("--reuse", action="store_true", help="time the database in --dir as it is")
     args = ap.parse_args()
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="kiemtin-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{work / 'kiemtin.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as s:
-        add_user(s, "bench", "reviewer", PASSWORD)
-
-    started = time.perf_counter()
-    report = add_scored(engine, records(args.posts), actor="benchmark")
-    fill = time.perf_counter() - started
+    upgrade(url)  # a reused database gets the latest indexes too
+    if not args.reuse:
+        engine = make_engine(url)
+        with session_factory(engine)() as s:
+            add_user(s, "bench", "reviewer", PASSWORD)
+        started = time.perf_counter()
+        report = add_scored(engine, records(args.posts), actor="benchmark")
+        fill = time.perf_counter() - started
+        print(f"filled {report.items_added:,} items from {args.posts:,} posts in {fill:,.0f} s "
+              f"({args.posts / fill:,.0f} posts/s)")
+    with session_factory(make_engine(url))() as s:
+        items = s.query(Item).count()
     size = (work / "kiemtin.db").stat().st_size
-    print(f"filled {report.items_added:,} items from {args.posts:,} posts in {fill:,.0f} s "
-          f"({args.posts / fill:,.0f} posts/s); database {size / 2**20:,.0f} MiB at {work}")
+    print(f"database: {items:,} items, {size / 2**20:,.0f} MiB at {work}")
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

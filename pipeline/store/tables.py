@@ -125,6 +125,9 @@ class Item(Base):
         # trailing id makes ties deterministic and the whole ORDER BY an index scan.
         Index("ix_items_queue_risk", "task", "status", "risk", "id"),
         Index("ix_items_queue_uncertainty", "task", "status", "uncertainty", "id"),
+        # The same orders across all tasks (migration 0002).
+        Index("ix_items_status_risk", "status", "risk", "id"),
+        Index("ix_items_status_uncertainty", "status", "uncertainty", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
