@@ -174,21 +174,33 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
         _store_call(queue.record_answer, item_id, user.name, label, version, note or None)
         return _after_write(request, item_id, f"Item {item_id}: answered {label}.")
 
-    @app.post("/items/{item_id}/undo", name="undo")
-    def undo(request: Request, item_id: int, csrf_token: str | None = Form(None)):
+    def _item_action(request: Request, item_id: int, csrf_token, action, message: str):
+        """An answerer's write that stays on the item page: check, call the store, flash."""
         user = require(request, "answer")
         check_csrf(request, csrf_token)
-        _store_call(queue.undo_answer, item_id, user.name)
-        request.session["flash"] = f"Item {item_id}: your answer was withdrawn."
+        _store_call(action, item_id, user.name)
+        request.session["flash"] = message
         return RedirectResponse(request.url_for("item_page", item_id=item_id), status_code=303)
+
+    @app.post("/items/{item_id}/undo", name="undo")
+    def undo(request: Request, item_id: int, csrf_token: str | None = Form(None)):
+        return _item_action(
+            request,
+            item_id,
+            csrf_token,
+            queue.undo_answer,
+            f"Item {item_id}: your answer was withdrawn.",
+        )
 
     @app.post("/items/{item_id}/split", name="split")
     def split(request: Request, item_id: int, csrf_token: str | None = Form(None)):
-        user = require(request, "answer")
-        check_csrf(request, csrf_token)
-        _store_call(queue.split_from_group, item_id, user.name)
-        request.session["flash"] = f"Item {item_id} now stands alone."
-        return RedirectResponse(request.url_for("item_page", item_id=item_id), status_code=303)
+        return _item_action(
+            request,
+            item_id,
+            csrf_token,
+            queue.split_from_group,
+            f"Item {item_id} now stands alone.",
+        )
 
     @app.post("/items/{item_id}/adjudicate", name="adjudicate")
     def adjudicate(
