@@ -190,6 +190,56 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input (default: prompt twice)",
     )
+    ua.add_argument(
+        "--approver",
+        action="store_true",
+        help="a communicator who may approve other people's rebuttals",
+    )
+    uap = u_sub.add_parser(
+        "approver",
+        parents=[common],
+        help="give a communicator the right to approve rebuttals (or take it with --revoke)",
+    )
+    uap.add_argument("name")
+    uap.add_argument("--revoke", action="store_true", help="take the right away")
+
+    r = sub.add_parser("rebuttals", parents=[common], help="rebuttals of confirmed narratives")
+    r_sub = r.add_subparsers(dest="rebuttals_command", required=True, metavar="ACTION")
+    re_ = r_sub.add_parser(
+        "export",
+        parents=[common],
+        help="write a narrative's rebuttal pack (Markdown and HTML) into a directory",
+    )
+    re_.add_argument("group_id", type=_count(1), metavar="GROUP_ID", help="the narrative group")
+    re_.add_argument("-o", "--output", required=True, help="directory (created if missing)")
+
+    lb = sub.add_parser(
+        "labels", parents=[common], help="reviewed labels out as corpus files; Label Studio in"
+    )
+    lb_sub = lb.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
+    le = lb_sub.add_parser(
+        "export", parents=[common], help="write every reviewed label as a corpus file"
+    )
+    le.add_argument("-o", "--output", default="-", help="file (default: stdout)")
+    le.add_argument(
+        "--format",
+        default="jsonl",
+        choices=["jsonl", "csv", "label-studio"],
+        help="jsonl (default) or csv for train.py, label-studio for a Label Studio JSON array",
+    )
+    le.add_argument("--task", help="only this task's items (default: every task)")
+    li = lb_sub.add_parser("import", parents=[common], help="import a Label Studio JSON export")
+    li.add_argument("file", help="Label Studio JSON export (a JSON array of tasks)")
+    li.add_argument(
+        "--format", default="label-studio", choices=["label-studio"], help="label-studio"
+    )
+    li.add_argument("--task", help="task of the tasks whose data has no 'task' field")
+    li.add_argument(
+        "--models-root",
+        type=Path,
+        default=DEFAULT_MODELS_ROOT,
+        help="current models that score texts without kiemtin scores (default: bundled)",
+    )
 
     a = sub.add_parser("audit", parents=[common], help="the append-only audit trail")
     a_sub = a.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -240,8 +290,15 @@ def _queue(args) -> int:
 def _users(args) -> int:
     import getpass
 
-    from .store.users import add_user
+    from .store.users import add_user, set_approver
 
+    if args.users_command == "approver":
+        _, _, sessions = _store()
+        with sessions() as session:
+            user = set_approver(session, args.name, not args.revoke, actor="cli")
+        state = "may" if user.approves_rebuttals else "may no longer"
+        print(f"{user.name} ({user.role}) {state} approve rebuttals", file=sys.stderr)
+        return 0
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -255,8 +312,12 @@ def _users(args) -> int:
             )
     _, _, sessions = _store()
     with sessions() as session:
-        user = add_user(session, args.name, args.role, password, actor="cli")
-    print(f"added {user.name} ({user.role})", file=sys.stderr)
+        user = add_user(
+            session, args.name, args.role, password, actor="cli",
+            approves_rebuttals=args.approver,
+        )
+    right = ", approves rebuttals" if user.approves_rebuttals else ""
+    print(f"added {user.name} ({user.role}{right})", file=sys.stderr)
     return 0
 
 
@@ -267,6 +328,38 @@ def _audit(args) -> int:
     with sessions() as session:
         count = export(session, sys.stdout if args.output == "-" else args.output)
     print(f"kiemtin: wrote {count:,} audit rows", file=sys.stderr)
+    return 0
+
+
+def _rebuttals(args) -> int:
+    from .rebuttal_pack import write_pack
+    from .store.rebuttals import group_pack
+
+    _, _, sessions = _store()
+    with sessions() as session:
+        pack = group_pack(session, args.group_id)
+    for path in write_pack(pack, args.output):
+        print(f"kiemtin: wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _labels(args) -> int:
+    from .store.labels import export_labels, import_label_studio
+
+    settings, engine, sessions = _store()
+    if args.labels_command == "export":
+        with sessions() as session:
+            out = sys.stdout if args.output == "-" else args.output
+            count = export_labels(session, out, args.format, task=args.task)
+        print(f"kiemtin: wrote {count:,} reviewed labels ({args.format})", file=sys.stderr)
+        return 0
+    report = import_label_studio(
+        engine, args.file, actor="cli", task=args.task, models_root=args.models_root,
+        reviews_needed=settings.reviews_needed,
+    )
+    print(f"kiemtin: labels import: {report.summary()}", file=sys.stderr)
+    for rejected in report.rejected[:20]:
+        print(f"  task {rejected.position}: {rejected.reason}", file=sys.stderr)
     return 0
 
 
@@ -419,7 +512,9 @@ def main(argv: list[str] | None = None) -> int:
             "db": _db,
             "queue": _queue,
             "users": _users,
+            "rebuttals": _rebuttals,
             "audit": _audit,
+            "labels": _labels,
             "serve": _serve,
         }
         return commands[args.command](args)

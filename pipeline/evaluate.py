@@ -65,7 +65,11 @@ def classification_metrics(
     risky_true = np.isin(y_true, scorer.task.risk_labels)
     risk = scorer.risk_from_proba(proba) if n else np.zeros(0)
     top = proba.argmax(axis=1) if n else np.zeros(0, dtype=int)
-    per_class = f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
+    per_class = (
+        f1_score(y_true, y_pred, labels=classes, average=None, zero_division=0)
+        if n
+        else [None] * len(classes)  # an empty slice (e.g. no long post in a small test set)
+    )
     both_kinds = 0 < risky_true.sum() < n
     return {
         "n": int(n),
@@ -75,7 +79,9 @@ def classification_metrics(
         )
         if n
         else None,
-        "per_class_f1": {c: _round(f) for c, f in zip(classes, per_class, strict=True)},
+        "per_class_f1": {
+            c: None if f is None else _round(f) for c, f in zip(classes, per_class, strict=True)
+        },
         "accuracy": _round(accuracy_score(y_true, y_pred)) if n else None,
         "roc_auc_risk": _round(roc_auc_score(risky_true, risk)) if both_kinds else None,
         "ece": _round(

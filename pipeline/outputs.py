@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -63,6 +64,21 @@ class _AtomicFile:
     def abort(self) -> None:
         self.file.close()
         self.partial.unlink(missing_ok=True)
+
+
+def write_atomically(out: str | os.PathLike | IO[str], write: Callable[[IO[str]], int]) -> int:
+    """``write(stream)`` into an open text stream as is, or into ``PATH.partial`` renamed to
+    ``PATH`` once complete (removed if it fails); returns what ``write`` returns."""
+    if hasattr(out, "write"):
+        return write(out)
+    atomic = _AtomicFile(Path(out), "w")
+    try:
+        count = write(atomic.file)
+    except BaseException:
+        atomic.abort()
+        raise
+    atomic.commit()
+    return count
 
 
 class RecordWriter:

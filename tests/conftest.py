@@ -60,3 +60,12 @@ def tiny_model(tiny_model_dir):
     from pipeline.model.directory import load_model
 
     return load_model(tiny_model_dir)
+
+
+@pytest.fixture
+def store_env(tmp_path, monkeypatch):
+    """The CLI's store in a temporary SQLite file (KIEMTIN_DATA_DIR, KIEMTIN_DATABASE_URL)."""
+    url = f"sqlite:///{tmp_path / 'data' / 'kiemtin.db'}"
+    monkeypatch.setenv("KIEMTIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KIEMTIN_DATABASE_URL", url)
+    return url

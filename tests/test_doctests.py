@@ -15,6 +15,7 @@ MODULES = [
     "pipeline.score",
     "pipeline.mask",
     "pipeline.similarity",
+    "pipeline.safe_markdown",
 ]
 
 

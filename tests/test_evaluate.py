@@ -23,3 +23,16 @@ def test_calibration_error_is_small_for_calibrated_and_large_for_overconfident_s
     assert expected_calibration_error(confidence, calibrated) < 0.02
     always_wrong = np.zeros(confidence.size, dtype=bool)
     assert expected_calibration_error(confidence, always_wrong) > 0.7
+
+
+def test_a_test_set_without_long_posts_gets_empty_slices_not_a_crash(tiny_model):
+    from pipeline.evaluate import evaluate
+    from pipeline.prepare import prepare
+
+    texts = ["Thằng này ngu vl", "Hôm nay trời đẹp quá", "Bọn nó toàn lũ ăn cắp"]
+    result = evaluate(tiny_model, prepare(texts), ["offensive", "clean", "hate"])
+    assert result["n"] == 3 and result["macro_f1"] is not None
+    long = next(v for k, v in result["slices"].items() if k.startswith("long"))
+    assert long["n"] == 0 and long["macro_f1"] is None
+    assert set(long["per_class_f1"]) == set(tiny_model.classes_)
+    assert all(v is None for v in long["per_class_f1"].values())

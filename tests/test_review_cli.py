@@ -4,21 +4,11 @@ queue add, audit export (SQLite; the store suite covers PostgreSQL)."""
 import io
 import json
 
-import pytest
-
 from pipeline.cli import main
 from pipeline.store.db import make_engine, session_factory
 from pipeline.store.tables import Item, User
 
 from .conftest import SAMPLES
-
-
-@pytest.fixture
-def store_env(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'data' / 'kiemtin.db'}"
-    monkeypatch.setenv("KIEMTIN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("KIEMTIN_DATABASE_URL", url)
-    return url
 
 
 def test_a_team_lead_sets_up_accounts_and_fills_the_queue(

@@ -12,12 +12,14 @@ append-only audit trail, in SQLite (the embedded default) or PostgreSQL.
 
 Modules: ``db`` (settings, engines, sessions, migrations), ``tables`` (the schema),
 ``queue`` (ingest, queue order, answers, groups, agreement), ``users`` (accounts),
-``audit`` (the trail and its export).
+``audit`` (the trail and its export), ``labels`` (reviewed labels out as corpus files,
+Label Studio files in), ``rebuttals`` (counter-messages for confirmed narratives).
 """
 
-from . import audit
+from . import audit, rebuttals
 from .audit import AuditAppendOnlyError
 from .db import Settings, make_engine, session_factory, upgrade, writing
+from .labels import ImportReport, export_labels, import_label_studio
 from .queue import (
     AddReport,
     Agreement,
@@ -35,7 +37,7 @@ from .queue import (
     split_from_group,
     undo_answer,
 )
-from .tables import ROLES, STATUSES, Answer, AuditEntry, Group, Item, User
+from .tables import ROLES, STATUSES, Answer, AuditEntry, Group, Item, Rebuttal, User
 from .users import add_user, get_user, verify_password
 
 __all__ = [
@@ -49,8 +51,10 @@ __all__ = [
     "ConflictError",
     "ForbiddenError",
     "Group",
+    "ImportReport",
     "Item",
     "NotFoundError",
+    "Rebuttal",
     "Settings",
     "User",
     "add_scored",
@@ -59,11 +63,14 @@ __all__ = [
     "adjudicate",
     "audit",
     "cohens_kappa",
+    "export_labels",
     "get_item",
     "get_user",
     "group_members",
+    "import_label_studio",
     "make_engine",
     "next_items",
+    "rebuttals",
     "record_answer",
     "session_factory",
     "split_from_group",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import IO
 
 from sqlalchemy import event, select
@@ -91,18 +90,9 @@ def export(session: Session, out: str | os.PathLike | IO[str]) -> int:
     A path is written as ``PATH.partial`` and renamed when complete; an open text stream
     (e.g. ``sys.stdout``) is written as is. The same table gives the same bytes.
     """
-    if hasattr(out, "write"):
-        return _write_entries(session, out)
-    path = Path(out)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with open(partial, "w", encoding="utf-8", newline="\n") as f:
-            count = _write_entries(session, f)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return count
+    from ..outputs import write_atomically
+
+    return write_atomically(out, lambda stream: _write_entries(session, stream))
 
 
 def _write_entries(session: Session, stream: IO[str]) -> int:

@@ -392,8 +392,16 @@ def _among(session: Session, column, values: Sequence, element_type) -> Iterator
 
 
 def _add_batch(
-    session: Session, posts: list[_Post], actor: str, reviews_needed: int, report: AddReport
+    session: Session,
+    posts: list[_Post],
+    actor: str,
+    reviews_needed: int,
+    report: AddReport,
+    *,
+    join_groups: bool = True,
 ) -> None:
+    """Insert the batch's new items. ``join_groups=False`` leaves every new item standing
+    alone (others may still join it later): for callers that place items themselves."""
     from ..similarity import NEAR_DUPLICATE, band_keys, jaccard
 
     with writing(session):
@@ -411,13 +419,13 @@ def _add_batch(
             # XOR with the task's salt: the same text in another task never shares a key.
             salt = salts[it.task]
             it.bands = sorted({k ^ salt for k in post_keys})
-        stored, hits = _stored_candidates(session, new)
+        stored, hits = _stored_candidates(session, new) if join_groups else ({}, {})
         _lock_groups(session, stored)
 
         batch_bands: dict[int, list[_NewItem]] = defaultdict(list)
         new_groups: list[_GroupRef] = []
         regrouped: list[_Stored] = []  # stored singletons that now represent a new group
-        for it in new:
+        for it in new if join_groups else ():
             shared: Counter = Counter()
             for key in it.bands:
                 for cid in hits.get(key, ()):
@@ -600,6 +608,7 @@ def _insert_items(session: Session, new: list[_NewItem], reviews_needed: int) ->
             "reviews_needed": reviews_needed,
             "label": it.label,
             "label_source_id": it.label_source_id,
+            "decided_at": now if it.status in DECIDED else None,
             # Joining a stored group is known now; a group created in this batch comes after.
             "group_id": it.group.id if it.group is not None else None,
             "is_representative": it.is_representative,
@@ -987,7 +996,7 @@ def record_answer(
         if len(labels) >= item.reviews_needed:
             item.version += 1
             if len(set(labels)) == 1:
-                item.status, item.label = "answered", label
+                item.status, item.label, item.decided_at = "answered", label, utcnow()
             else:
                 item.status = "adjudication"
         audit.record(session, user.name, "add", "answer", answer.id, None,
@@ -1030,6 +1039,7 @@ def _label_members(session: Session, rep: Item, actor: str) -> int:
     for member in members:
         before = _state(member)
         member.status, member.label, member.label_source_id = "done", rep.label, rep.id
+        member.decided_at = utcnow()
         member.version += 1
         audit.record(session, actor, "label_from_group", "item", member.id, before,
                      _state(member))
@@ -1047,6 +1057,7 @@ def _reopen_members(session: Session, rep_id: int, actor: str, exclude: int) -> 
     for member in session.scalars(query):
         before = _state(member)
         member.status, member.label, member.label_source_id = "open", None, None
+        member.decided_at = None
         member.version += 1
         audit.record(session, actor, "reopen", "item", member.id, before, _state(member))
 
@@ -1079,7 +1090,7 @@ def undo_answer(
         session.delete(answer)
         if item.status == "answered":
             _reopen_members(session, item.id, user.name, exclude=item.id)
-        item.status, item.label = "open", None
+        item.status, item.label, item.decided_at = "open", None, None
         item.version += 1
         audit.record(session, user.name, "delete", "answer", answer.id, removed, None)
         audit.record(session, user.name, "undo_answer", "item", item.id, before, _state(item))
@@ -1106,6 +1117,7 @@ def adjudicate(
         _check_label(item, label)
         before = _state(item)
         item.status, item.label, item.adjudicator_id = "done", label, judge.id
+        item.decided_at = utcnow()
         item.version += 1
         after = {**_state(item), "adjudicator": judge.name, "note": note or None}
         audit.record(session, judge.name, "adjudicate", "item", item.id, before, after)
@@ -1157,6 +1169,7 @@ def split_from_group(
                          _state(heir))
         elif item.label_source_id is not None:
             item.status, item.label, item.label_source_id = "open", None, None
+            item.decided_at = None
         item.group_id, item.is_representative = None, True
         item.version += 1
         audit.record(session, user.name, "split_from_group", "item", item.id, before,

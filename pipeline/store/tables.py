@@ -1,5 +1,6 @@
 """The review store's tables as typed SQLAlchemy 2 models: users, items (one per distinct post
-per task), near-duplicate groups, LSH band keys, answers and the append-only audit trail.
+per task), near-duplicate groups, LSH band keys, answers, rebuttals and the append-only audit
+trail.
 
 This metadata is the reference the migrations must match (a test compares them); the
 database is only ever created and changed by the migrations.
@@ -35,6 +36,8 @@ ROLES = ("admin", "trainer", "reviewer", "communicator", "analyst")
 # through its group's representative.
 STATUSES = ("open", "answered", "adjudication", "done")
 DECIDED = ("answered", "done")
+# A rebuttal is written as a draft, approved by a second person, then published (handed out).
+REBUTTAL_STATUSES = ("draft", "approved", "published")
 
 # Stable constraint names, so migrations can name what they alter on both databases.
 NAMING = {
@@ -90,6 +93,11 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
+    # Communicators may approve other people's rebuttals only with this right (trainers and
+    # admins always may).
+    approves_rebuttals: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_text("false")
+    )
 
     def __repr__(self) -> str:
         return f"User({self.name!r}, role={self.role!r}, active={self.active})"
@@ -165,6 +173,9 @@ class Item(Base):
     # label, group split), checked against the version the reviewer loaded.
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When ``label`` was decided (answers agreed, adjudication, or the group's label); None
+    # while undecided. The time of a reviewed label in corpus exports.
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     group: Mapped[Group | None] = relationship(foreign_keys=[group_id])
     answers: Mapped[list[Answer]] = relationship(
@@ -210,6 +221,48 @@ class Answer(Base):
 
     item: Mapped[Item] = relationship(back_populates="answers")
     reviewer: Mapped[User] = relationship()
+
+
+class Rebuttal(Base):
+    """A counter-message for a confirmed narrative (a near-duplicate group), in Markdown.
+
+    Written as a draft (editable, optimistic locking on ``version``), approved by someone
+    other than its author and last editor, then published. One narrative may have several.
+    """
+
+    __tablename__ = "rebuttals"
+    __table_args__ = (
+        CheckConstraint(_in("status", REBUTTAL_STATUSES), name="status"),
+        Index("ix_rebuttals_status_group", "status", "group_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(BigId, ForeignKey("item_groups.id"), index=True)
+    task: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # Markdown, rendered without raw HTML
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    author_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    editor_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))  # last to edit
+    approver_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"))
+    # The earlier rebuttal this one was started from (a reuse suggestion), if any.
+    reused_from_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("rebuttals.id"))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    group: Mapped[Group] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    editor: Mapped[User] = relationship(foreign_keys=[editor_id])
+    approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
+
+    def __repr__(self) -> str:
+        return (
+            f"Rebuttal({self.id}, group={self.group_id}, status={self.status!r}, "
+            f"version={self.version})"
+        )
 
 
 class AuditEntry(Base):

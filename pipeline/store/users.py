@@ -1,6 +1,7 @@
 """Accounts: a name, one role, an argon2 password hash and whether the account is active.
 
-Roles: admin, trainer, reviewer, communicator, analyst. Passwords are only ever stored as
+Roles: admin, trainer, reviewer, communicator, analyst. A communicator may also hold the right
+to approve other people's rebuttals (``approves_rebuttals``). Passwords are only ever stored as
 argon2id hashes (argon2-cffi's defaults); every change to an account is audited, never with
 the hash in it.
 """
@@ -71,7 +72,12 @@ def _check_password(password: str) -> str:
 
 
 def _public(user: User) -> dict:
-    return {"name": user.name, "role": user.role, "active": user.active}
+    return {
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "approves_rebuttals": bool(user.approves_rebuttals),
+    }
 
 
 def get_user(session: Session, name: str) -> User | None:
@@ -92,10 +98,22 @@ def require_user(session: Session, name: str) -> User:
     return user
 
 
-def add_user(session: Session, name: str, role: str, password: str, actor: str = "system") -> User:
-    """Create an account (committed, audited) and return it."""
+def add_user(
+    session: Session,
+    name: str,
+    role: str,
+    password: str,
+    actor: str = "system",
+    *,
+    approves_rebuttals: bool = False,
+) -> User:
+    """Create an account (committed, audited) and return it.
+
+    ``approves_rebuttals`` gives a communicator the right to approve other people's rebuttals.
+    """
     _check_name(name)
     check_role(role)
+    _check_approver(role, approves_rebuttals)
     _check_password(password)
     password_hash = _hasher.hash(password)  # slow on purpose: do it outside the transaction
     with writing(session):
@@ -106,7 +124,13 @@ def add_user(session: Session, name: str, role: str, password: str, actor: str =
                 found=f"a user named {name!r} already exists",
                 fix="Choose another name, or change the existing account.",
             )
-        user = User(name=name, role=role, password_hash=password_hash, active=True)
+        user = User(
+            name=name,
+            role=role,
+            password_hash=password_hash,
+            active=True,
+            approves_rebuttals=bool(approves_rebuttals),
+        )
         session.add(user)
         session.flush()
         audit.record(session, actor, "add", "user", user.id, None, _public(user))
@@ -149,6 +173,27 @@ def set_role(session: Session, name: str, role: str, actor: str) -> User:
         before = _public(user)
         user.role = role
         audit.record(session, actor, "set_role", "user", user.id, before, _public(user))
+    return user
+
+
+def _check_approver(role: str, approves_rebuttals: bool) -> None:
+    if approves_rebuttals and role != "communicator":
+        raise InputError(
+            "approval right",
+            expected="a communicator (trainers and admins approve rebuttals anyway)",
+            found=f"role {role!r}",
+            fix="Give the right to communicators only.",
+        )
+
+
+def set_approver(session: Session, name: str, approves: bool, actor: str) -> User:
+    """Give a communicator the right to approve rebuttals, or take it away."""
+    with writing(session):
+        user = require_user(session, name)
+        _check_approver(user.role, approves)
+        before = _public(user)
+        user.approves_rebuttals = bool(approves)
+        audit.record(session, actor, "set_approver", "user", user.id, before, _public(user))
     return user
 
 

@@ -18,8 +18,15 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from ..errors import InputError
-from .security import CSRF_FIELD, LoginRateLimiter, allowed, csrf_ok, new_csrf_token
+from ..errors import InputError, KiemtinError
+from .security import (
+    CSRF_FIELD,
+    HOME_PAGES,
+    LoginRateLimiter,
+    allowed,
+    csrf_ok,
+    new_csrf_token,
+)
 
 HERE = Path(__file__).parent
 SESSION_HOURS = 8
@@ -187,7 +194,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         settings.rate_limit.succeeded(*keys)
         request.session.clear()  # a new session on login: no fixation
         request.session["user"] = user.name
-        return RedirectResponse(request.url_for("queue_page"), status_code=303)
+        return RedirectResponse(home_url(request, user.role), status_code=303)
 
     @app.post("/logout", name="logout")
     def logout(request: Request, csrf_token: str | None = Form(None)):
@@ -195,14 +202,39 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         request.session.clear()
         return RedirectResponse(request.url_for("login_page"), status_code=303)
 
+    def home_url(request: Request, role: str | None):
+        page = next((name for perm, name in HOME_PAGES if allowed(role, perm)), "queue_page")
+        return request.url_for(page)
+
     @app.get("/", name="home")
     def home(request: Request):
-        return RedirectResponse(request.url_for("queue_page"), status_code=303)
+        user = current_user(request)
+        return RedirectResponse(home_url(request, user.role if user else None), status_code=303)
 
-    # Queue, item, answers and audit routes are added by routes_review.register(app, ...).
-    from .routes_review import register
+    def store_call(fn, *args, **kwargs):
+        """Call a store write; its refusals become HTTP errors with the store's message."""
+        from ..store import queue
 
-    register(app, db=db, render=render, require=require, check_csrf=check_csrf)
+        try:
+            with db() as session:
+                return fn(session, *args, **kwargs)
+        except queue.ConflictError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        except queue.NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except queue.ForbiddenError as exc:
+            raise HTTPException(403, str(exc)) from exc
+        except KiemtinError as exc:
+            raise HTTPException(400, str(exc)) from exc
+
+    # Queue, item, answers and audit routes; narratives and rebuttals.
+    from . import routes_rebuttals, routes_review
+
+    for routes in (routes_review, routes_rebuttals):
+        routes.register(
+            app, db=db, render=render, require=require, check_csrf=check_csrf,
+            store_call=store_call,
+        )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next) -> Response:

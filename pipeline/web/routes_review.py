@@ -10,7 +10,6 @@ from __future__ import annotations
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from ..errors import KiemtinError
 from ..tasks import load_task
 from .highlight import highlight
 
@@ -32,7 +31,7 @@ def _float_or_none(value: str | None) -> float | None:
         raise HTTPException(400, f"Expected a number between 0 and 1, found {value!r}.") from None
 
 
-def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
+def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
     from ..store import queue
     from ..store.tables import AuditEntry, Item
 
@@ -147,19 +146,6 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
         )
         return RedirectResponse(target, status_code=303)
 
-    def _store_call(fn, *args, **kwargs):
-        try:
-            with db() as session:
-                return fn(session, *args, **kwargs)
-        except queue.ConflictError as exc:
-            raise HTTPException(409, str(exc)) from exc
-        except queue.NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except queue.ForbiddenError as exc:
-            raise HTTPException(403, str(exc)) from exc
-        except KiemtinError as exc:
-            raise HTTPException(400, str(exc)) from exc
-
     @app.post("/items/{item_id}/answer", name="answer")
     def answer(
         request: Request,
@@ -171,14 +157,14 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
     ):
         user = require(request, "answer")
         check_csrf(request, csrf_token)
-        _store_call(queue.record_answer, item_id, user.name, label, version, note or None)
+        store_call(queue.record_answer, item_id, user.name, label, version, note or None)
         return _after_write(request, item_id, f"Item {item_id}: answered {label}.")
 
     def _item_action(request: Request, item_id: int, csrf_token, action, message: str):
         """An answerer's write that stays on the item page: check, call the store, flash."""
         user = require(request, "answer")
         check_csrf(request, csrf_token)
-        _store_call(action, item_id, user.name)
+        store_call(action, item_id, user.name)
         request.session["flash"] = message
         return RedirectResponse(request.url_for("item_page", item_id=item_id), status_code=303)
 
@@ -208,7 +194,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf) -> None:
     ):
         user = require(request, "adjudicate")
         check_csrf(request, csrf_token)
-        _store_call(queue.adjudicate, item_id, user.name, label)
+        store_call(queue.adjudicate, item_id, user.name, label)
         return _after_write(request, item_id, f"Item {item_id}: decided {label}.")
 
     @app.get("/audit", name="audit_page")

@@ -21,7 +21,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "answer": frozenset({"admin", "trainer", "reviewer"}),
     "adjudicate": frozenset({"admin", "trainer"}),
     "view_audit": frozenset({"admin"}),
+    "view_rebuttals": frozenset({"admin", "trainer", "communicator"}),
+    "write_rebuttal": frozenset({"admin", "communicator"}),
+    # Communicators approve only with the right on their account (checked by the store).
+    "approve_rebuttal": frozenset({"admin", "trainer", "communicator"}),
+    "publish_rebuttal": frozenset({"admin", "trainer", "communicator"}),
 }
+
+# Where each role lands after logging in: its first page it may see.
+HOME_PAGES = (("view_queue", "queue_page"), ("view_rebuttals", "narratives_page"))
 
 CSRF_FIELD = "csrf_token"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from argon2 import PasswordHasher
@@ -48,11 +49,12 @@ def fast_password_hashing(monkeypatch):
     users._dummy_hash.cache_clear()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A migrated, empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'kiemtin.db'}"
+@contextmanager
+def migrated_database(kind: str, tmp_path, name: str = "kiemtin"):
+    """A migrated, empty database of ``kind``: a SQLite file, or a fresh PostgreSQL schema
+    (dropped afterwards); yields its URL."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
         upgrade(url)
         yield url
         return
@@ -74,6 +76,13 @@ def db_url(request, tmp_path):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A migrated, empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    with migrated_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

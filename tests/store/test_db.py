@@ -25,7 +25,7 @@ def _diff(engine, metadata):
 
 def test_the_migrated_schema_matches_the_table_metadata(engine):
     assert _diff(engine, Base.metadata) == []
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
 
 
 def test_the_comparison_would_notice_a_difference(engine):
@@ -90,3 +90,31 @@ def test_a_bare_postgresql_url_means_psycopg_3():
 
 def test_docstring_examples():
     assert doctest.testmod(pipeline.store.db).failed == 0
+
+
+def test_migration_0003_backfills_when_each_label_was_decided(db_url, engine, sessions):
+    from pipeline.store import add_scored, add_user, adjudicate, record_answer
+    from pipeline.store.audit import entries
+    from pipeline.store.tables import Answer, Item
+
+    from .conftest import scored
+
+    with sessions() as s:
+        add_user(s, "lan", "reviewer", "lan password")
+        add_user(s, "minh", "reviewer", "minh password")
+        add_user(s, "hoa", "trainer", "hoa password")
+        add_scored(s, [scored("a", "Thằng này ngu vl"), scored("b", "Đồ óc chó"),
+                       scored("c", "Trời đẹp quá")], actor="t", reviews_needed=2)
+        a, b, _ = s.query(Item).order_by(Item.id).all()
+        for item, labels in ((a, ("offensive", "offensive")), (b, ("clean", "hate"))):
+            record_answer(s, item.id, "lan", labels[0], None)
+            record_answer(s, item.id, "minh", labels[1], None)
+        adjudicate(s, b.id, "hoa", "hate")
+        answered_at = max(x.created_at for x in s.query(Answer).filter_by(item_id=a.id))
+        adjudicated_at = entries(s, "item", b.id)[-1].at
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0002")
+    upgrade(db_url)
+    with sessions() as s:
+        decided = [it.decided_at for it in s.query(Item).order_by(Item.id)]
+    assert decided == [answered_at, adjudicated_at, None]

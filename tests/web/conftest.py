@@ -38,8 +38,9 @@ POSTS = [
 def app(engine, sessions, db_url):  # noqa: F811 - the imported fixtures
     with sessions() as s:
         for role in ROLES:
-            add_user(s, role, role, PASSWORD)
+            add_user(s, role, role, PASSWORD, approves_rebuttals=role == "communicator")
         add_user(s, "reviewer2", "reviewer", PASSWORD)
+        add_user(s, "writer", "communicator", PASSWORD)  # writes; may not approve
     add_scored(engine, POSTS, actor="test")
     settings = WebSettings(
         secret_key="k" * 40,
@@ -80,3 +81,18 @@ def csrf_of(html: str) -> str:
 def log_in(client: TestClient, name: str, password: str = PASSWORD):
     token = csrf_of(client.get("/login").text)
     return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+
+
+def confirmed_draft(factory, source_id: str = "p2", author: str = "writer") -> tuple[int, int]:
+    """Confirm post ``source_id`` (hostile) by review and draft a rebuttal for it:
+    (item id, rebuttal id)."""
+    from pipeline.store.queue import record_answer
+    from pipeline.store.rebuttals import create_draft
+    from pipeline.store.tables import Item
+
+    with factory() as s:
+        item = s.query(Item).filter_by(source_id=source_id, task="hostile").one()
+        record_answer(s, item.id, "reviewer", "hate", item.version)
+        draft = create_draft(s, item.id, author, "Không ai đáng bị gọi là ăn cắp",
+                             "**Sai.** Quy chụp cả một vùng là kỳ thị.")
+        return item.id, draft.id

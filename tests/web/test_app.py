@@ -9,7 +9,7 @@ from pipeline.store.tables import Item
 from pipeline.web.app import WebSettings
 from pipeline.web.security import PERMISSIONS, ROLES
 
-from .conftest import PASSWORD, csrf_of, log_in
+from .conftest import PASSWORD, confirmed_draft, csrf_of, log_in
 
 
 def _item_id(sessions, source_id: str) -> int:
@@ -108,6 +108,15 @@ ROUTES = [
     ("POST", "/items/{item}/split", "answer"),
     ("POST", "/items/{item}/adjudicate", "adjudicate"),
     ("GET", "/audit", "view_audit"),
+    ("GET", "/narratives", "view_rebuttals"),
+    ("GET", "/narratives/{narrative}", "view_rebuttals"),
+    ("POST", "/narratives/{narrative}/rebuttals", "write_rebuttal"),
+    ("GET", "/rebuttals", "view_rebuttals"),
+    ("GET", "/rebuttals/{rebuttal}", "view_rebuttals"),
+    ("POST", "/rebuttals/{rebuttal}/edit", "write_rebuttal"),
+    ("POST", "/rebuttals/{rebuttal}/approve", "approve_rebuttal"),
+    ("POST", "/rebuttals/{rebuttal}/publish", "publish_rebuttal"),
+    ("GET", "/groups/{group}/pack.zip", "view_rebuttals"),
 ]
 
 
@@ -116,8 +125,12 @@ def test_every_route_checks_every_role(app, as_user, client, sessions, role):
     c = as_user(role) if role else client
     token = csrf_of(c.get("/login").text) if role is None else None
     item = _item_id(sessions, "p3")
+    narrative, rebuttal = confirmed_draft(sessions)
+    with sessions() as s:
+        group = s.get(Item, narrative).group_id
+    ids = {"item": item, "narrative": narrative, "rebuttal": rebuttal, "group": group}
     for method, path, permission in ROUTES:
-        url = path.format(item=item)
+        url = path.format(**ids)
         if method == "GET":
             status = c.get(url).status_code
         else:

@@ -5,13 +5,6 @@ Screenshots of the queue and item pages go to the test's output folder. Without 
 the test skips, unless ``CI`` is set: then it fails.
 """
 
-import os
-import shutil
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
 from pipeline.store.queue import add_scored
@@ -20,37 +13,12 @@ from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app
 
 from ..store.conftest import scored
+from .browser import ARGS, CHROMIUM, SHOTS, log_in, need_chromium, serving
 from .conftest import PASSWORD
-
-CHROMIUM = os.environ.get("KIEMTIN_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-gpu",
-]
-SHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
-
-
-def _need_chromium():
-    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(tmp_path):
-    import uvicorn
-
     from pipeline.store.db import make_engine, session_factory, upgrade
 
     url = f"sqlite:///{tmp_path / 'kiemtin.db'}"
@@ -83,30 +51,14 @@ def server(tmp_path):
         actor="test",
         reviews_needed=2,
     )
-    port = _free_port()
     app = create_app(WebSettings(secret_key="b" * 40, database_url=url))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", session_factory(engine)
-    srv.should_exit = True
-    thread.join(10)
+    with serving(app) as base:
+        yield base, session_factory(engine)
     engine.dispose()
 
 
-def _log_in(page, base: str, name: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/queue")
-
-
 def test_label_three_items_by_keyboard_and_adjudicate_a_disagreement(server):
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     base, sessions = server
@@ -114,7 +66,7 @@ def test_label_three_items_by_keyboard_and_adjudicate_a_disagreement(server):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         lan = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
-        _log_in(lan, base, "lan")
+        log_in(lan, base, "lan")
         lan.screenshot(path=SHOTS / "queue.png", full_page=True)
         lan.keyboard.press("j")  # "Start reviewing"
         lan.wait_for_url(f"{base}/items/*")
@@ -128,13 +80,13 @@ def test_label_three_items_by_keyboard_and_adjudicate_a_disagreement(server):
         assert lan.is_visible("#help")
 
         minh = browser.new_context().new_page()
-        _log_in(minh, base, "minh")
+        log_in(minh, base, "minh")
         minh.goto(first_url)
         minh.keyboard.press("1")  # clean: disagrees with lan
         minh.wait_for_url(lambda url: url != first_url)
 
         thu = browser.new_context().new_page()
-        _log_in(thu, base, "thu")
+        log_in(thu, base, "thu")
         thu.goto(first_url)
         assert "Reviewers disagree" in thu.content()
         thu.keyboard.press("2")

@@ -1,0 +1,132 @@
+"""A rebuttal pack: one narrative's approved counter-messages, ready to hand out, as Markdown
+and as a standalone HTML page (``narrative-<group>.md`` / ``.html``, or both in one zip).
+
+The same database gives the same bytes: nothing in a pack depends on when it was written.
+Posts are untrusted: in Markdown they are quoted in code blocks nothing inside can close, in
+HTML they are escaped; rebuttal texts are rendered by ``pipeline.safe_markdown`` (raw HTML
+shown as text).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from .safe_markdown import fenced, render_markdown
+
+# Fixed zip entry times: a pack's bytes depend on its content only.
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "web" / "templates"),
+    autoescape=select_autoescape(["html"]),
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class PackRebuttal:
+    id: int
+    title: str
+    body: str  # Markdown
+    status: str  # approved or published
+    author: str
+    approver: str
+    approved_at: datetime | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Pack:
+    group_id: int
+    task: str
+    label: str | None
+    decided_at: datetime | None
+    posts: int  # posts in the narrative's near-duplicate group
+    representative: str  # masked text
+    examples: tuple[str, ...]  # a few other posts of the group, masked
+    rebuttals: tuple[PackRebuttal, ...]
+
+    @property
+    def stem(self) -> str:
+        return f"narrative-{self.group_id}"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def pack_markdown(pack: Pack) -> str:
+    lines = [
+        f"# Narrative {pack.group_id} ({pack.task}: {pack.label})",
+        "",
+        f"Confirmed by review {_when(pack.decided_at)}; {pack.posts} post(s) in this narrative "
+        "(near-duplicates). Personal data in the posts is masked.",
+        "",
+        "## The narrative",
+        "",
+        fenced(pack.representative),
+    ]
+    if pack.examples:
+        lines += ["## Other posts of it", ""]
+        for text in pack.examples:
+            lines.append(fenced(text))
+    for r in pack.rebuttals:
+        lines += [
+            f"## Rebuttal {r.id}: {r.title}",
+            "",
+            f"_{r.status}; written by {r.author}, approved by {r.approver} "
+            f"{_when(r.approved_at)}"
+            + (f", published {_when(r.published_at)}" if r.published_at else "")
+            + "._",
+            "",
+            r.body.strip(),
+            "",
+        ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def pack_html(pack: Pack) -> str:
+    template = _templates.get_template("pack.html")
+    return template.render(
+        pack=pack,
+        rebuttals=[(r, render_markdown(r.body)) for r in pack.rebuttals],
+        when=_when,
+    )
+
+
+def pack_files(pack: Pack) -> dict[str, bytes]:
+    return {
+        f"{pack.stem}.md": pack_markdown(pack).encode("utf-8"),
+        f"{pack.stem}.html": pack_html(pack).encode("utf-8"),
+    }
+
+
+def write_pack(pack: Pack, out_dir: str | os.PathLike) -> list[Path]:
+    """Write the pack's Markdown and HTML into ``out_dir`` (created); returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in pack_files(pack).items():
+        path = out / name
+        partial = path.with_name(name + ".partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+        written.append(path)
+    return written
+
+
+def pack_zip(pack: Pack) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in pack_files(pack).items():
+            info = zipfile.ZipInfo(f"{pack.stem}/{name}", date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()

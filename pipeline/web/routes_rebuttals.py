@@ -1,0 +1,232 @@
+"""Communicator routes: confirmed narratives, the rebuttal editor with reuse suggestions,
+drafts, approval by a second person, publication and the rebuttal pack download.
+
+Thin like the reviewer routes: permission (and CSRF for writes) here, the rules in
+``pipeline.store.rebuttals``. Rebuttal texts are Markdown rendered by
+``pipeline.safe_markdown`` (no raw HTML); posts are escaped by the templates.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..safe_markdown import render_markdown
+from .highlight import highlight
+
+PAGE_SIZE = 50
+EXCERPT = 200
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
+    from ..rebuttal_pack import pack_zip
+    from ..store import rebuttals as rb
+    from ..store.queue import group_members
+    from ..store.tables import REBUTTAL_STATUSES, Group, Item, Rebuttal
+
+    def rebuttal_row(request: Request, r) -> dict:
+        return {
+            "id": r.id,
+            "title": r.title,
+            "status": r.status,
+            "task": r.task,
+            "group_id": r.group_id,
+            "author": r.author.name,
+            "url": request.url_for("rebuttal_page", rebuttal_id=r.id),
+        }
+
+    @app.get("/narratives", name="narratives_page")
+    def narratives_page(request: Request, task: str | None = None, page: int = 0):
+        user = require(request, "view_rebuttals")
+        if page < 0:
+            raise HTTPException(400, "The page number starts at 0.")
+        with db() as session:
+            found = rb.confirmed_narratives(
+                session, task=task or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+            )
+            rows = [
+                {
+                    "id": n.item.id,
+                    "task": n.item.task,
+                    "label": n.item.label,
+                    "posts": n.posts,
+                    "excerpt": _excerpt(n.item.text),
+                    "rebuttals": n.rebuttals,
+                    "decided_at": n.item.decided_at,
+                    "url": request.url_for("narrative_page", item_id=n.item.id),
+                }
+                for n in found
+            ]
+        return render(request, "narratives.html", user=user, narratives=rows, task=task,
+                      page=page, more=len(rows) == PAGE_SIZE)
+
+    @app.get("/narratives/{item_id}", name="narrative_page")
+    def narrative_page(request: Request, item_id: int, reuse: int | None = None):
+        user = require(request, "view_rebuttals")
+        with db() as session:
+            item = session.get(Item, item_id)
+            if item is None:
+                raise HTTPException(404, f"There is no item {item_id}.")
+            rep = rb.representative(session, item)
+            if rep.id != item.id:  # a member: its narrative is its representative's
+                return RedirectResponse(
+                    request.url_for("narrative_page", item_id=rep.id), status_code=303
+                )
+            draft = {"title": "", "body": "", "reused_from": None}
+            if reuse is not None:
+                source = session.get(Rebuttal, reuse)
+                if source is None or source.status not in rb.APPROVED:
+                    raise HTTPException(400, f"Rebuttal {reuse} is not an approved one to reuse.")
+                draft = {"title": source.title, "body": source.body, "reused_from": source.id}
+            members = group_members(session, rep)
+            written = rb.narrative_rebuttals(session, rep)
+            view = {
+                "id": rep.id,
+                "task": rep.task,
+                "label": rep.label,
+                "status": rep.status,
+                "confirmed": rb.is_confirmed(rep),
+                "decided_at": rep.decided_at,
+                "group_id": rep.group_id,
+                "text_html": highlight(rep.text, rep.words),
+                "posts": len(members),
+                "members": [_excerpt(m.text) for m in members if m.id != rep.id][:10],
+                "rebuttals": [rebuttal_row(request, r) for r in written],
+                "create_url": request.url_for("create_rebuttal", item_id=rep.id),
+                "pack_url": request.url_for("rebuttal_pack", group_id=rep.group_id)
+                if any(r.status in rb.APPROVED for r in written)
+                else None,
+            }
+            suggestions = [
+                {
+                    "similarity": s.similarity,
+                    "excerpt": _excerpt(s.item.text),
+                    "title": s.rebuttal.title,
+                    "status": s.rebuttal.status,
+                    "body_html": render_markdown(s.rebuttal.body),
+                    "rebuttal_url": request.url_for("rebuttal_page", rebuttal_id=s.rebuttal.id),
+                    "reuse_url": str(request.url_for("narrative_page", item_id=rep.id))
+                    + f"?reuse={s.rebuttal.id}#editor",
+                }
+                for s in (rb.suggestions(session, rep.id) if view["confirmed"] else [])
+            ]
+        return render(request, "narrative.html", user=user, narrative=view,
+                      suggestions=suggestions, draft=draft)
+
+    @app.post("/narratives/{item_id}/rebuttals", name="create_rebuttal")
+    def create_rebuttal(
+        request: Request,
+        item_id: int,
+        title: str = Form(""),
+        body: str = Form(""),
+        reused_from: str = Form(""),
+        csrf_token: str | None = Form(None),
+    ):
+        user = require(request, "write_rebuttal")
+        check_csrf(request, csrf_token)
+        source = int(reused_from) if reused_from.strip().isdigit() else None
+        rebuttal = store_call(rb.create_draft, item_id, user.name, title, body, source)
+        request.session["flash"] = f"Draft {rebuttal.id} saved; a second person approves it."
+        return RedirectResponse(
+            request.url_for("rebuttal_page", rebuttal_id=rebuttal.id), status_code=303
+        )
+
+    @app.get("/rebuttals", name="rebuttals_page")
+    def rebuttals_page(request: Request, status: str | None = None):
+        user = require(request, "view_rebuttals")
+        if status and status not in REBUTTAL_STATUSES:
+            raise HTTPException(400, f"Status must be one of {', '.join(REBUTTAL_STATUSES)}.")
+        with db() as session:
+            rows = [rebuttal_row(request, r) for r in rb.rebuttals(session, status or None)]
+        return render(request, "rebuttals.html", user=user, rebuttals=rows,
+                      status_filter=status, statuses=REBUTTAL_STATUSES)
+
+    @app.get("/rebuttals/{rebuttal_id}", name="rebuttal_page")
+    def rebuttal_page(request: Request, rebuttal_id: int):
+        user = require(request, "view_rebuttals")
+        with db() as session:
+            r = session.get(Rebuttal, rebuttal_id)
+            if r is None:
+                raise HTTPException(404, f"There is no rebuttal {rebuttal_id}.")
+            group_rep = session.get(Group, r.group_id).representative
+            view = {
+                **rebuttal_row(request, r),
+                "body": r.body,
+                "body_html": render_markdown(r.body),
+                "version": r.version,
+                "editor": r.editor.name,
+                "approver": r.approver.name if r.approver else None,
+                "created_at": r.created_at,
+                "approved_at": r.approved_at,
+                "published_at": r.published_at,
+                "reused_from_url": request.url_for("rebuttal_page", rebuttal_id=r.reused_from_id)
+                if r.reused_from_id
+                else None,
+                "narrative_url": request.url_for("narrative_page", item_id=group_rep.id),
+                "narrative_excerpt": _excerpt(group_rep.text),
+                "own": user.id in (r.author_id, r.editor_id),
+                "may_approve": rb.may_approve(user),
+                "edit_url": request.url_for("edit_rebuttal", rebuttal_id=r.id),
+                "approve_url": request.url_for("approve_rebuttal", rebuttal_id=r.id),
+                "publish_url": request.url_for("publish_rebuttal", rebuttal_id=r.id),
+                "pack_url": request.url_for("rebuttal_pack", group_id=r.group_id),
+            }
+        return render(request, "rebuttal.html", user=user, rebuttal=view)
+
+    def _redirect(request: Request, rebuttal_id: int, message: str):
+        request.session["flash"] = message
+        return RedirectResponse(
+            request.url_for("rebuttal_page", rebuttal_id=rebuttal_id), status_code=303
+        )
+
+    @app.post("/rebuttals/{rebuttal_id}/edit", name="edit_rebuttal")
+    def edit_rebuttal(
+        request: Request,
+        rebuttal_id: int,
+        title: str = Form(""),
+        body: str = Form(""),
+        version: int = Form(...),
+        csrf_token: str | None = Form(None),
+    ):
+        user = require(request, "write_rebuttal")
+        check_csrf(request, csrf_token)
+        store_call(rb.edit_draft, rebuttal_id, user.name, title, body, version)
+        return _redirect(request, rebuttal_id, f"Draft {rebuttal_id} saved.")
+
+    @app.post("/rebuttals/{rebuttal_id}/approve", name="approve_rebuttal")
+    def approve_rebuttal(
+        request: Request,
+        rebuttal_id: int,
+        version: int = Form(...),
+        csrf_token: str | None = Form(None),
+    ):
+        user = require(request, "approve_rebuttal")
+        check_csrf(request, csrf_token)
+        store_call(rb.approve, rebuttal_id, user.name, version)
+        return _redirect(request, rebuttal_id, f"Rebuttal {rebuttal_id} approved.")
+
+    @app.post("/rebuttals/{rebuttal_id}/publish", name="publish_rebuttal")
+    def publish_rebuttal(
+        request: Request,
+        rebuttal_id: int,
+        version: int = Form(...),
+        csrf_token: str | None = Form(None),
+    ):
+        user = require(request, "publish_rebuttal")
+        check_csrf(request, csrf_token)
+        store_call(rb.publish, rebuttal_id, user.name, version)
+        return _redirect(request, rebuttal_id, f"Rebuttal {rebuttal_id} published.")
+
+    @app.get("/groups/{group_id}/pack.zip", name="rebuttal_pack")
+    def rebuttal_pack(request: Request, group_id: int):
+        require(request, "view_rebuttals")
+        pack = store_call(rb.group_pack, group_id)
+        return Response(
+            pack_zip(pack),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{pack.stem}.zip"'},
+        )
