@@ -140,6 +140,10 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="never change CURRENT (default: promote only the first model)",
     )
+    t.add_argument(
+        "--reviews",
+        help="merge reviewed labels: a `kiemtin labels export` file or a database URL",
+    )
     t.add_argument("--text-column", help="text column of a generic corpus")
     t.add_argument("--label-column", help="label column of a generic corpus")
     t.add_argument("--id-column", help="id column of a generic corpus")
@@ -155,6 +159,50 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_count(0),
         default=0,
         help="processes for word segmentation (default 0: one per core)",
+    )
+
+    ev = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="evaluate a model on a corpus split and write an HTML report",
+        description="Score a corpus split with a model; write metrics.json, report.html and "
+        "PNG plots (overall and per slice, worst errors, side by side with another model).",
+    )
+    ev.add_argument(
+        "model",
+        metavar="MODEL",
+        help="model directory, or task/name-version under --models-root (hostile/linear-1)",
+    )
+    ev.add_argument(
+        "--corpus",
+        required=True,
+        type=Path,
+        help="corpus directory (ViHSD, ReINTEL, or train/dev/test files) or file",
+    )
+    ev.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="report directory (default: out/evaluate/<task>-<model>-<corpus>-<split>)",
+    )
+    ev.add_argument("--split", default="test", help="split to evaluate on (default: test)")
+    ev.add_argument(
+        "--against",
+        default="current",
+        help="compare with: current (the task's CURRENT model when it is another one; "
+        "the default), none, or a model directory or task/name-version",
+    )
+    ev.add_argument(
+        "--models-root",
+        type=Path,
+        default=DEFAULT_MODELS_ROOT,
+        help="where models/<task>/CURRENT live (default: the bundled models)",
+    )
+    ev.add_argument(
+        "--workers",
+        type=_count(0),
+        default=1,
+        help="processes for word segmentation (0 = one per core)",
     )
     c.add_argument(
         "--to-queue",
@@ -177,6 +225,25 @@ def _build_parser() -> argparse.ArgumentParser:
     qa.add_argument(
         "--reviews-needed", type=_count(1), help="independent reviews per item (default: 1)"
     )
+    qr = q_sub.add_parser(
+        "rescore",
+        parents=[common],
+        help="re-score a task's open items with its current model (a job with progress)",
+    )
+    which = qr.add_mutually_exclusive_group(required=True)
+    which.add_argument("--task", help="the task whose open items to re-score")
+    which.add_argument("--job", type=_count(1), help="run (or resume) this queued job")
+    qr.add_argument(
+        "--models-root",
+        type=Path,
+        default=DEFAULT_MODELS_ROOT,
+        help="where models/<task>/CURRENT is (default: the project's models/)",
+    )
+    qr.add_argument("--batch-size", type=_count(1), default=500, help="items per batch")
+    qr.add_argument(
+        "--workers", type=_count(0), default=1, help="processes for word segmentation"
+    )
+    q_sub.add_parser("jobs", parents=[common], help="recent background jobs and their progress")
 
     u = sub.add_parser("users", parents=[common], help="accounts of the team application")
     u_sub = u.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -246,6 +313,45 @@ def _build_parser() -> argparse.ArgumentParser:
     ae = a_sub.add_parser("export", parents=[common], help="write every audit row as JSONL")
     ae.add_argument("-o", "--output", default="-", help="file (default: stdout)")
 
+    m = sub.add_parser(
+        "models", parents=[common], help="the model registry: list, show, promote, roll back"
+    )
+    m_sub = m.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    model_help = "model directory, or task/name-version under --models-root (hostile/linear-2)"
+    root_help = "where models/<task>/CURRENT live (default: the project's models/)"
+    ml = m_sub.add_parser("list", parents=[common], help="every model directory, per task")
+    ml.add_argument("--task", help="only this task's models")
+    ms = m_sub.add_parser(
+        "show", parents=[common], help="one model: config, training data, metrics, CURRENT"
+    )
+    ms.add_argument("model", metavar="MODEL", help=model_help)
+    mp = m_sub.add_parser(
+        "promote",
+        parents=[common],
+        help="make a model its task's CURRENT if it is not worse than the current one",
+    )
+    mp.add_argument("model", metavar="MODEL", help=model_help)
+    mp.add_argument(
+        "--force", action="store_true", help="promote even if the gate refuses (needs --reason)"
+    )
+    mp.add_argument("--reason", help="why (recorded in HISTORY.jsonl and the audit trail)")
+    mp.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        help="how much lower macro-F1 or ROC-AUC may be than the current model's "
+        "(default: 0.005)",
+    )
+    mr = m_sub.add_parser(
+        "rollback", parents=[common], help="CURRENT back to the model before the last promotion"
+    )
+    mr.add_argument("task", metavar="TASK", help="hostile, false, ...")
+    mr.add_argument("--reason", help="why (recorded in HISTORY.jsonl and the audit trail)")
+    for models_parser in (ml, ms, mp, mr):
+        models_parser.add_argument(
+            "--models-root", type=Path, default=DEFAULT_MODELS_ROOT, help=root_help
+        )
+
     sv = sub.add_parser("serve", parents=[common], help="run the reviewer web app")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_count(1), default=8000, help="port (default: 8000)")
@@ -283,8 +389,80 @@ def _queue_add_file(path, reviews_needed: int | None) -> None:
 
 
 def _queue(args) -> int:
+    if args.queue_command == "rescore":
+        return _rescore(args)
+    if args.queue_command == "jobs":
+        return _jobs()
     _queue_add_file(args.scored, args.reviews_needed)
     return 0
+
+
+def _rescore(args) -> int:
+    from tqdm import tqdm
+
+    from .model.directory import current_model_dir
+    from .store.rescore import get_job, run_rescore, start_rescore
+
+    _, _, sessions = _store()
+    with sessions() as session:
+        if args.job is None:
+            model_dir = current_model_dir(args.models_root, args.task)
+            job_id = start_rescore(session, args.task, model_dir, actor=_actor()).id
+        else:
+            job_id = args.job
+        job = get_job(session, job_id)
+    with tqdm(total=job.total, initial=job.done, unit="item", desc=f"job {job_id}",
+              disable=None) as bar:
+        job = run_rescore(sessions, job_id, batch_size=args.batch_size, workers=args.workers,
+                          progress=bar.update)
+    print(f"kiemtin: job {job.id}: re-scored {job.done:,} open {job.task} items with "
+          f"{job.model_version}", file=sys.stderr)
+    return 0
+
+
+def _rescore_in_background(task: str, model_dir: Path) -> None:
+    """Start re-scoring ``task``'s open items with ``model_dir`` in a process of its own."""
+    import subprocess
+
+    from .store.rescore import start_rescore
+
+    settings, _, sessions = _store()
+    with sessions() as session:
+        job = start_rescore(session, task, model_dir, actor=_actor())
+    log_dir = settings.data_dir / "jobs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"job-{job.id}.log"
+    with open(log, "ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "queue", "rescore", "--job", str(job.id)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives this command
+        )
+    print(f"kiemtin: re-scoring {job.total:,} open {task} items with {job.model_version} in "
+          f"the background: job {job.id} (progress: kiemtin queue jobs; log: {log})",
+          file=sys.stderr)
+
+
+def _jobs() -> int:
+    from .store.rescore import recent_jobs
+
+    _, _, sessions = _store()
+    with sessions() as session:
+        for job in recent_jobs(session):
+            error = f" ({job.error})" if job.error else ""
+            print(f"{job.id}\t{job.kind}\t{job.task}\t{job.model_version}\t{job.status}\t"
+                  f"{job.done}/{job.total}{error}")
+    return 0
+
+
+def _actor() -> str:
+    """Who runs a CLI write, for the audit trail."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _users(args) -> int:
@@ -329,6 +507,42 @@ def _audit(args) -> int:
         count = export(session, sys.stdout if args.output == "-" else args.output)
     print(f"kiemtin: wrote {count:,} audit rows", file=sys.stderr)
     return 0
+
+
+def _models(args) -> int:
+    from . import registry
+
+    if args.models_command == "list":
+        print(registry.list_models(args.models_root, args.task).table())
+        return 0
+    if args.models_command == "show":
+        print(registry.show_model(args.models_root, args.model).text())
+        return 0
+    _, _, sessions = _store()
+    with sessions() as session:
+        if args.models_command == "promote":
+            change = registry.promote(
+                args.models_root, args.model, actor=_actor(), force=args.force,
+                reason=args.reason, tolerance=args.tolerance, audit_session=session,
+            )
+        else:
+            change = registry.rollback(
+                args.models_root, args.task, actor=_actor(), reason=args.reason,
+                audit_session=session,
+            )
+    if change.comparison is not None:
+        print(change.comparison.table(gate=change.action != "rollback"))
+    for note in change.notes:
+        print(f"kiemtin: note: {note}", file=sys.stderr)
+    print(change.message)
+    if change.changed:
+        _after_current_changed(change.task, change.model_dir)
+    return 0
+
+
+def _after_current_changed(task: str, model_dir: Path) -> None:
+    """The queue follows the current model: re-score its open items in the background."""
+    _rescore_in_background(task, model_dir)
 
 
 def _rebuttals(args) -> int:
@@ -448,10 +662,13 @@ def _classify(args) -> int:
 def _reproduce_command(args) -> str:
     """The train command with only the options that shape the model (not where it goes or
     how many processes build it), so a rebuild elsewhere writes the same bytes."""
+    from .merge_reviews import describe_source
+
     words = ["python", "train.py", "--task", args.task, "--corpus", str(args.corpus)]
     for option, value, default in (
         ("--name", args.name, "linear"),
         ("--version", args.version, None),
+        ("--reviews", args.reviews and describe_source(args.reviews), None),
         ("--text-column", args.text_column, None),
         ("--label-column", args.label_column, None),
         ("--id-column", args.id_column, None),
@@ -485,6 +702,7 @@ def _train(args) -> int:
         corpus_options=corpus_options,
         hyperparameters={"C": args.C},
         command=_reproduce_command(args),
+        reviews=args.reviews,
     )
     print(result.corpus_summary)
     for name, m in result.metrics["test_sets"].items():
@@ -494,6 +712,34 @@ def _train(args) -> int:
         )
     state = "now CURRENT" if result.became_current else "CURRENT unchanged"
     print(f"wrote {result.model_dir} ({state})")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .model.directory import model_version
+    from .registry import resolve_model_dir
+    from .report import evaluate_model, headline
+
+    model_dir = resolve_model_dir(args.models_root, args.model)
+    out = args.output
+    if out is None:
+        model = model_version(model_dir).replace("/", "-")
+        out = Path("out") / "evaluate" / f"{model}-{args.corpus.name}-{args.split}"
+    started = time.perf_counter()
+    report = evaluate_model(
+        model_dir,
+        args.corpus,
+        out,
+        split=args.split,
+        against=None if args.against.lower() == "none" else args.against,
+        models_root=args.models_root,
+        workers=args.workers,
+        progress=lambda message: print(f"kiemtin: {message}", file=sys.stderr),
+    )
+    seconds = time.perf_counter() - started
+    print(headline(report.metrics))
+    print(f"report: {report.html_path}")
+    print(f"kiemtin: evaluated in {seconds:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -509,11 +755,13 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "classify": _classify,
             "train": _train,
+            "evaluate": _evaluate,
             "db": _db,
             "queue": _queue,
             "users": _users,
             "rebuttals": _rebuttals,
             "audit": _audit,
+            "models": _models,
             "labels": _labels,
             "serve": _serve,
         }

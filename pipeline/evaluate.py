@@ -2,11 +2,12 @@
 
 Macro-F1 and per-class F1 of the decided labels, ROC-AUC of the risk score (risky labels
 against the rest), and calibration error (top-label and of the risk score). Slices: text
-without diacritics, and short / medium / long posts.
+without diacritics, text with teencode, and short / medium / long posts.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from .model.base import Scorer
+from .normalise import Normaliser, normalise
 from .prepare import Prepared
 
 SHORT_MAX = 50  # characters; ViHSD's median comment is 33
@@ -32,10 +34,45 @@ def has_no_diacritics(text: str) -> bool:
     return bool(letters) and all(c.isascii() for c in letters)
 
 
-def slice_masks(texts: Sequence[str]) -> dict[str, np.ndarray]:
+class _WithoutTeencode(Normaliser):
+    """The default normaliser with rule 8 (teencode expansion) switched off."""
+
+    def _expand(self, text: str) -> list:
+        return []
+
+
+@functools.cache
+def _without_teencode() -> Normaliser:
+    return _WithoutTeencode()
+
+
+def has_teencode(text: str, normalised: str | None = None) -> bool:
+    """True when the normaliser changes the text through its teencode table (rule 8).
+
+    Teencode expansion is the normaliser's last rule, so the text has teencode exactly when
+    normalising with and without that rule differs. ``normalised`` (``normalise(text)``)
+    saves normalising again when the caller has it.
+
+    >>> has_teencode("ko bít j hết"), has_teencode("không biết gì hết")
+    (True, False)
+    """
+    if normalised is None:
+        normalised = normalise(text)
+    return normalised != _without_teencode().normalise(text)
+
+
+def slice_masks(
+    texts: Sequence[str], normalised: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Boolean masks of the slices, in report order; ``normalised`` texts are optional."""
     lengths = np.asarray([len(t) for t in texts])
+    if normalised is None:
+        normalised = [normalise(t) for t in texts]
     return {
         "no_diacritics": np.asarray([has_no_diacritics(t) for t in texts], dtype=bool),
+        "teencode": np.asarray(
+            [has_teencode(t, n) for t, n in zip(texts, normalised, strict=True)], dtype=bool
+        ),
         f"short (<{SHORT_MAX} chars)": lengths < SHORT_MAX,
         f"medium ({SHORT_MAX}-{LONG_MIN - 1} chars)": (lengths >= SHORT_MAX) & (lengths < LONG_MIN),
         f"long (>={LONG_MIN} chars)": lengths >= LONG_MIN,
@@ -97,14 +134,25 @@ def classification_metrics(
     }
 
 
-def evaluate(scorer: Scorer, prepared: Sequence[Prepared], labels: Sequence[str]) -> dict:
-    """Metrics on a test set, with the same metrics for each slice of it."""
-    proba = scorer.predict_proba(prepared)
+def evaluate(
+    scorer: Scorer,
+    prepared: Sequence[Prepared],
+    labels: Sequence[str],
+    *,
+    proba: np.ndarray | None = None,
+) -> dict:
+    """Metrics on a test set, with the same metrics for each slice of it.
+
+    ``proba`` (``scorer.predict_proba(prepared)``) saves scoring again when the caller has it.
+    """
+    if proba is None:
+        proba = scorer.predict_proba(prepared)
     pred = scorer.labels_from_proba(proba)
     labels = list(labels)
     result = classification_metrics(labels, proba, pred, scorer)
     result["slices"] = {}
-    for name, mask in slice_masks([p.original for p in prepared]).items():
+    masks = slice_masks([p.original for p in prepared], [p.normalised.text for p in prepared])
+    for name, mask in masks.items():
         idx = np.flatnonzero(mask)
         result["slices"][name] = classification_metrics(
             [labels[i] for i in idx], proba[idx], [pred[i] for i in idx], scorer

@@ -83,6 +83,20 @@ def _slice_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _reviews_section(reviews: dict | None) -> str:
+    if not reviews:
+        return ""
+    left_out = ", ".join(f"`{x}`" for x in reviews["left_out_examples"]) or "none"
+    return f"""
+### Reviewed labels merged
+From `{reviews["source"]}`: {reviews["read"]:,} reviewed texts of this task.
+{reviews["added"]:,} added as new training texts, {reviews["overridden"]:,} corpus labels
+changed by review and {reviews["confirmed"]:,} confirmed; {reviews["left_out_in_test"]:,}
+left out because the text is in the fixed test split (first ones: {left_out});
+{reviews["other_tasks"]:,} reviews of other tasks skipped.
+"""
+
+
 def render_model_card(config: dict, metrics: dict, corpus: Corpus) -> str:
     task = config["task"]
     data = config["training_data"]
@@ -115,7 +129,7 @@ Corpus `{data["corpus"]}` read from `{data["source"]}`, splits {", ".join(data["
 {data["n_train"]:,} labelled texts ({counts}). What the reader reported:
 
 {problems}
-
+{_reviews_section(data.get("reviews"))}
 ### Source
 {source}
 

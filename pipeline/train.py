@@ -2,7 +2,8 @@
 
 The corpus's train (and dev) splits are fitted; its fixed test split is only evaluated, as
 is the test split minus every text also seen in training (published numbers use the full
-split; the second shows what the model does on truly unseen text).
+split; the second shows what the model does on truly unseen text). Reviewed labels from the
+queue can be merged into the training data (``reviews``; see ``pipeline.merge_reviews``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from pathlib import Path
 from .corpora import Corpus, load_corpus
 from .errors import CorpusError
 from .evaluate import evaluate
+from .merge_reviews import (
+    MergeReport,
+    describe_source,
+    is_database_url,
+    merge_reviews,
+    read_reviews,
+)
 from .model.directory import (
     CURRENT_FILE,
     METRICS_FILE,
@@ -93,10 +101,12 @@ def train_model(
     corpus_options: dict | None = None,
     hyperparameters: dict | None = None,
     command: str = "",
+    reviews: str | Path | None = None,
 ) -> TrainResult:
     """Fit, save, reload, evaluate on the fixed test split and write the model card.
 
     ``promote=None`` makes the model current only when the task has no current model yet.
+    ``reviews`` (an export file or a database URL) merges reviewed labels into training.
     """
     task = load_task(task_name)
     corpus = load_corpus(corpus_path, task=task.name, **(corpus_options or {}))
@@ -110,6 +120,15 @@ def train_model(
             train_texts += texts
             train_labels += labels
     _, test_texts, test_labels = _labelled(corpus, "test")
+    merged = None
+    if reviews is not None:
+        shown = describe_source(reviews)
+        merged = MergeReport(shown if is_database_url(reviews) else _display_path(shown))
+        reviewed = read_reviews(reviews, task, merged)
+        train_ids, train_texts, train_labels = merge_reviews(
+            (train_ids, train_texts, train_labels), test_texts, reviewed, merged
+        )
+        log.info("%s", merged.summary())
 
     log.info("normalising and segmenting %d texts", len(train_texts) + len(test_texts))
     prepared = prepare(train_texts + test_texts, workers=workers)
@@ -130,6 +149,8 @@ def train_model(
         "train_label_counts": {lab: train_labels.count(lab) for lab in task.labels},
         "corpus_problems": dict(sorted(corpus.problems.items())),
     }
+    if merged is not None:
+        data["reviews"] = merged.to_dict()
     save_model(
         scorer,
         model_dir,
@@ -168,7 +189,8 @@ def train_model(
         promote = not (task_dir / CURRENT_FILE).is_file()
     if promote:
         set_current(model_dir)
-    return TrainResult(model_dir, metrics, promote, corpus.summary())
+    summary = corpus.summary() + (f"\n{merged.summary()}" if merged is not None else "")
+    return TrainResult(model_dir, metrics, promote, summary)
 
 
 def load_model_unchecked(model_dir: Path):

@@ -62,6 +62,14 @@ def tiny_model(tiny_model_dir):
     return load_model(tiny_model_dir)
 
 
+@pytest.fixture(autouse=True)
+def no_store_in_the_checkout(tmp_path, monkeypatch):
+    """A command that opens the default store writes under the test's tmp dir, never into
+    ./data of the checkout (store_env and the store tests choose their own)."""
+    monkeypatch.setenv("KIEMTIN_DATA_DIR", str(tmp_path / "default-data"))
+    monkeypatch.delenv("KIEMTIN_DATABASE_URL", raising=False)
+
+
 @pytest.fixture
 def store_env(tmp_path, monkeypatch):
     """The CLI's store in a temporary SQLite file (KIEMTIN_DATA_DIR, KIEMTIN_DATABASE_URL)."""

@@ -16,6 +16,7 @@ MODULES = [
     "pipeline.mask",
     "pipeline.similarity",
     "pipeline.safe_markdown",
+    "pipeline.registry",
 ]
 
 

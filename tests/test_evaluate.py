@@ -1,6 +1,11 @@
 import numpy as np
 
-from pipeline.evaluate import expected_calibration_error, has_no_diacritics, slice_masks
+from pipeline.evaluate import (
+    expected_calibration_error,
+    has_no_diacritics,
+    has_teencode,
+    slice_masks,
+)
 
 
 def test_no_diacritics_slice_means_letters_typed_without_vietnamese_marks():
@@ -12,8 +17,20 @@ def test_no_diacritics_slice_means_letters_typed_without_vietnamese_marks():
 
 def test_length_slices_partition_the_texts():
     masks = slice_masks(["ngắn", "x" * 120, "y" * 400])
-    lengths = [m for name, m in masks.items() if name != "no_diacritics"]
+    lengths = [m for name, m in masks.items() if "chars" in name]
+    assert len(lengths) == 3
     assert np.all(np.sum(lengths, axis=0) == 1)
+
+
+def test_teencode_slice_means_the_normaliser_expands_a_short_form_from_its_table():
+    assert has_teencode("ko bít j hết") and has_teencode("Mày ngu vl")
+    assert has_teencode("đ.m thằng này")  # joined to "đm", then expanded
+    assert not has_teencode("không biết gì hết")
+    assert not has_teencode("giá 300 k")  # thousands, not "không"
+    assert not has_teencode("K-pop hay")  # glued by -, and an upper-case initial
+    assert not has_teencode("Hòa bình đẹppppp")  # changed by the normaliser, not by teencode
+    texts = ["dc rồi", "được rồi", "mn ơi", "mọi người ơi"]
+    assert slice_masks(texts)["teencode"].tolist() == [True, False, True, False]
 
 
 def test_calibration_error_is_small_for_calibrated_and_large_for_overconfident_scores():

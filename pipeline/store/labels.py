@@ -113,6 +113,14 @@ def export_labels(
     return write_atomically(out, lambda stream: writer(rows, stream))
 
 
+def labelled_records(
+    session: Session, task: str | None = None, batch_size: int = EXPORT_BATCH
+) -> Iterator[dict]:
+    """The rows of the JSONL / CSV export (``COLUMNS``), streamed in item-id order."""
+    for item in _labelled(session, task, batch_size):
+        yield _record(item)
+
+
 def _check_export_task(session: Session, task: str) -> None:
     from ..tasks import known_tasks
 

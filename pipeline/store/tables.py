@@ -265,6 +265,35 @@ class Rebuttal(Base):
         )
 
 
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """A long write that runs in the background, with its progress: re-scoring a task's open
+    items with a newly promoted model (``kind`` "rescore")."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (CheckConstraint(_in("status", JOB_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    task: Mapped[str] = mapped_column(String(64))
+    model_dir: Mapped[str] = mapped_column(Text)  # where the model is, to load it
+    model_version: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0)  # items to do, counted at start
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    last_item_id: Mapped[int] = mapped_column(BigId, default=0)  # resume after this id
+    actor: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.kind} {self.task}, {self.status}, {self.done}/{self.total})"
+
+
 class AuditEntry(Base):
     """One write: who did what to which row, when, with the row before and after.
 

@@ -33,6 +33,7 @@ def _float_or_none(value: str | None) -> float | None:
 
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
     from ..store import queue
+    from ..store.rescore import recent_jobs
     from ..store.tables import AuditEntry, Item
 
     def queue_items(session, request: Request) -> tuple[list[Item], dict]:
@@ -70,6 +71,13 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 for it in items
             ]
             tasks = queue.tasks(session)
+            # Re-scoring after a promotion changes the order: say so while it runs.
+            jobs = [
+                {"id": j.id, "task": j.task, "model": j.model_version, "status": j.status,
+                 "done": j.done, "total": j.total}
+                for j in recent_jobs(session, limit=5)
+                if j.status in ("queued", "running", "failed")
+            ]
             # Shown once items have two independent answers (KIEMTIN_REVIEWS_NEEDED >= 2).
             agreement = [a for a in (queue.cohens_kappa(session, t) for t in tasks) if a.items]
         return render(
@@ -81,6 +89,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             tasks=tasks,
             statuses=STATUSES,
             agreement=agreement,
+            jobs=jobs,
         )
 
     @app.get("/items/{item_id}", name="item_page")

@@ -179,3 +179,14 @@ def test_agreement_between_two_reviewers_is_shown_as_kappa(app, as_user, engine,
 def test_the_uncertain_share_is_a_setting_with_a_clear_error():
     with pytest.raises(InputError, match="KIEMTIN_UNCERTAIN_SHARE"):
         WebSettings(secret_key="k" * 40, database_url="sqlite://", uncertain_share=1.5)
+
+
+def test_the_queue_page_shows_a_rescoring_job_while_it_runs(as_user, sessions, tiny_model_dir):
+    from pipeline.store.rescore import run_rescore, start_rescore
+
+    with sessions() as s:
+        job = start_rescore(s, "hostile", tiny_model_dir, actor="cli:trainer")
+    html = as_user("reviewer").get("/queue").text
+    assert f"Job {job.id}: re-scoring the open hostile items" in html and "queued" in html
+    run_rescore(sessions, job.id)
+    assert f"Job {job.id}" not in as_user("reviewer2").get("/queue").text  # done: no notice
