@@ -128,7 +128,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MODELS_ROOT,
         help="where to write models/<task>/... (default: the project's models/)",
     )
-    t.add_argument("--name", default="linear", help="model name (default: linear)")
+    t.add_argument("--name", help="model name (default: the family, linear or transformer)")
     t.add_argument("--version", help="version (default: the next free number)")
     promote = t.add_mutually_exclusive_group()
     promote.add_argument(
@@ -150,9 +150,70 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--C",
         type=_positive_float,
-        default=4.0,
         dest="C",
-        help="inverse regularisation strength (default: 4.0)",
+        help="linear family: inverse regularisation strength (default: 4.0)",
+    )
+    t.add_argument(
+        "--seed",
+        type=_count(0),
+        help="random seed (linear: its folds; transformer: everything; default: 0)",
+    )
+    t.add_argument(
+        "--family",
+        choices=("linear", "transformer"),
+        default="linear",
+        help="model family (default: linear); transformer fine-tunes --base-model",
+    )
+    tr = t.add_argument_group("transformer family (needs the `transformer` extra)")
+    tr.add_argument(
+        "--base-model",
+        metavar="PATH_OR_HUB_ID",
+        help="encoder to fine-tune: a local directory, or a hub id such as "
+        "vinai/phobert-base-v2 (downloads need a network)",
+    )
+    fed = tr.add_mutually_exclusive_group()
+    fed.add_argument(
+        "--segmented-input",
+        dest="segmented_input",
+        action="store_true",
+        default=None,
+        help="feed word-segmented text, syllables joined by _ (PhoBERT; the default)",
+    )
+    fed.add_argument(
+        "--raw-input",
+        dest="segmented_input",
+        action="store_false",
+        help="feed the normalised text unsegmented (XLM-R, ViSoBERT)",
+    )
+    tr.add_argument("--epochs", type=_positive_float, help="training epochs (default: 4)")
+    tr.add_argument("--batch-size", type=_count(1), help="training batch size (default: 16)")
+    tr.add_argument(
+        "--learning-rate", type=_positive_float, help="peak learning rate (default: 3e-05)"
+    )
+    tr.add_argument("--max-length", type=_count(8), help="tokens per post (default: 128)")
+    tr.add_argument(
+        "--max-steps", type=_count(1), help="stop after N optimiser steps (overrides --epochs)"
+    )
+    tr.add_argument(
+        "--eval-steps",
+        type=_count(1),
+        help="score the dev set (early stopping, checkpoints) every N steps (default: each epoch)",
+    )
+    tr.add_argument(
+        "--base-model-licence",
+        metavar="TERMS",
+        help="the base model's licence terms, recorded in config.json and the card "
+        "(default: known for PhoBERT, ViSoBERT, XLM-R; else unknown)",
+    )
+    tr.add_argument(
+        "--work-dir",
+        type=Path,
+        help="where checkpoints go (default: out/train/<task>-<name>)",
+    )
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint in --work-dir",
     )
     t.add_argument(
         "--workers",
@@ -347,6 +408,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     mr.add_argument("task", metavar="TASK", help="hostile, false, ...")
     mr.add_argument("--reason", help="why (recorded in HISTORY.jsonl and the audit trail)")
+    mx = m_sub.add_parser(
+        "export-onnx",
+        parents=[common],
+        help="write MODEL/encoder/model.int8.onnx of a transformer model for CPU scoring",
+    )
+    mx.add_argument("model", metavar="MODEL", help=model_help)
+    mx.add_argument("--models-root", type=Path, default=DEFAULT_MODELS_ROOT, help=root_help)
     for models_parser in (ml, ms, mp, mr):
         models_parser.add_argument(
             "--models-root", type=Path, default=DEFAULT_MODELS_ROOT, help=root_help
@@ -518,6 +586,15 @@ def _models(args) -> int:
     if args.models_command == "show":
         print(registry.show_model(args.models_root, args.model).text())
         return 0
+    if args.models_command == "export-onnx":
+        from .model.onnx_runtime import export_model_onnx
+
+        started = time.perf_counter()
+        path = export_model_onnx(registry.resolve_model_dir(args.models_root, args.model))
+        size = path.stat().st_size / 1e6
+        print(f"{path} ({size:.1f} MB, int8)")
+        print(f"kiemtin: exported in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        return 0
     _, _, sessions = _store()
     with sessions() as session:
         if args.models_command == "promote":
@@ -666,17 +743,84 @@ def _reproduce_command(args) -> str:
 
     words = ["python", "train.py", "--task", args.task, "--corpus", str(args.corpus)]
     for option, value, default in (
-        ("--name", args.name, "linear"),
+        ("--family", args.family, "linear"),
+        ("--name", args.name, args.family),
         ("--version", args.version, None),
         ("--reviews", args.reviews and describe_source(args.reviews), None),
         ("--text-column", args.text_column, None),
         ("--label-column", args.label_column, None),
         ("--id-column", args.id_column, None),
         ("--C", args.C, 4.0),
+        ("--seed", args.seed, None),
+        ("--base-model", args.base_model, None),
+        ("--epochs", args.epochs, None),
+        ("--batch-size", args.batch_size, None),
+        ("--learning-rate", args.learning_rate, None),
+        ("--max-length", args.max_length, None),
+        ("--max-steps", args.max_steps, None),
+        ("--eval-steps", args.eval_steps, None),
+        ("--base-model-licence", args.base_model_licence, None),
     ):
-        if value != default:
+        if value is not None and value != default:
             words += [option, str(value)]
+    if args.segmented_input is False:
+        words.append("--raw-input")
     return shlex.join(words)
+
+
+_TRANSFORMER_OPTIONS = {
+    "base_model": "--base-model",
+    "segmented_input": "--segmented-input/--raw-input",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "learning_rate": "--learning-rate",
+    "max_length": "--max-length",
+    "max_steps": "--max-steps",
+    "eval_steps": "--eval-steps",
+    "base_model_licence": "--base-model-licence",
+    "work_dir": "--work-dir",
+}
+
+
+def _family_hyperparameters(args) -> tuple[dict, dict]:
+    """The scorer's hyper-parameters and the transformer's fit options, from the options given."""
+    from .errors import InputError
+
+    given = {k: getattr(args, k) for k in _TRANSFORMER_OPTIONS if getattr(args, k) is not None}
+    if args.family == "linear":
+        stray = [_TRANSFORMER_OPTIONS[k] for k in given] + (["--resume"] if args.resume else [])
+        if stray:
+            raise InputError(
+                "train options",
+                expected="transformer options only with --family transformer",
+                found=f"{', '.join(stray)} with the linear family",
+                fix="Add --family transformer, or leave those options out.",
+            )
+        hyperparameters = {"C": 4.0 if args.C is None else args.C}
+        if args.seed is not None:
+            hyperparameters["random_state"] = args.seed
+        return hyperparameters, {}
+    if args.C is not None:
+        raise InputError(
+            "--C",
+            expected="--C only with the linear family",
+            found="--C with --family transformer",
+            fix="Leave --C out; the transformer family takes --learning-rate, --epochs, ...",
+        )
+    if "base_model" not in given:
+        raise InputError(
+            "--family transformer",
+            expected="--base-model: a local encoder directory or a hub id",
+            found="no --base-model",
+            fix="Add e.g. --base-model vinai/phobert-base-v2 (segmented input) or "
+            "--base-model FacebookAI/xlm-roberta-base --raw-input.",
+        )
+    options = {"resume": args.resume}
+    if "work_dir" in given:
+        options["work_dir"] = given.pop("work_dir")
+    if args.seed is not None:
+        given["seed"] = args.seed
+    return given, options
 
 
 def _train(args) -> int:
@@ -691,6 +835,7 @@ def _train(args) -> int:
         }.items()
         if v
     }
+    hyperparameters, family_options = _family_hyperparameters(args)
     result = train_model(
         args.task,
         args.corpus,
@@ -700,9 +845,11 @@ def _train(args) -> int:
         promote=args.promote,
         workers=args.workers,
         corpus_options=corpus_options,
-        hyperparameters={"C": args.C},
+        hyperparameters=hyperparameters,
         command=_reproduce_command(args),
         reviews=args.reviews,
+        family=args.family,
+        family_options=family_options,
     )
     print(result.corpus_summary)
     for name, m in result.metrics["test_sets"].items():

@@ -26,6 +26,20 @@ LIMITATIONS = """\
 - Probabilities are calibrated on held-out folds of the training data; on data from another
   source they may be over- or under-confident."""
 
+TRANSFORMER_LIMITATIONS = """\
+- Trained on one public corpus from one period and a few platforms; slang, topics and
+  spelling drift, so recall on new narratives is lower than the test figures suggest.
+- A fine-tuned encoder reads words in context, but quoting, irony and counter-speech that
+  repeats an insult in order to reject it can still score high. Its explanations come from
+  leaving one word out at a time: they show what the score depends on, not why.
+- Posts are cut at the model's maximum length in tokens; words beyond it do not count.
+- Check the slice table before relying on it for text without diacritics or for posts much
+  shorter or longer than the training data's.
+- Labels reflect the corpus annotators' judgement and its known defects (see the corpus card).
+- Probabilities are calibrated on the dev set that also chose the checkpoint; on data from
+  another source they may be over- or under-confident.
+- It inherits the base model's pre-training data, its biases and its licence terms."""
+
 
 def _corpus_section(corpus_name: str, heading: str) -> str | None:
     card = CORPUS_CARDS / f"{corpus_name}.md"
@@ -83,6 +97,15 @@ def _slice_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _dev_sentence(dev: dict | None) -> str:
+    if not dev:
+        return ""
+    counts = ", ".join(f"{k}: {v:,}" for k, v in dev["label_counts"].items())
+    return (
+        f"\nDev set ({dev['used_for']}):\n{dev['source']}, {dev['n']:,} texts ({counts})."
+    )
+
+
 def _reviews_section(reviews: dict | None) -> str:
     if not reviews:
         return ""
@@ -97,10 +120,73 @@ left out because the text is in the fixed test split (first ones: {left_out});
 """
 
 
+def _linear_family(config: dict) -> str:
+    hp = config["hyperparameters"]
+    return f"""\
+- Family `{config["family"]}`: text normalised by {config["normaliser"]["name"]}
+  v{config["normaliser"]["version"]}, segmented by {config["segmenter"]["name"]}
+  {config["segmenter"]["version"]}; TF-IDF of word {_ngrams(hp["features"]["word_ngrams"])}-grams
+  and character {_ngrams(hp["features"]["char_ngrams"])}-grams within words; logistic
+  regression (C={hp["C"]}, class weights {hp["class_weight"]}).
+- Calibration: temperature ({config["calibration"]["temperature"]:.4f}) and a bias per label,
+  fitted on {hp["cv_folds"]}-fold held-out logits. Labels: calibrated probabilities times
+  per-label weights chosen for macro-F1 on the same folds.
+- No pickle: `config.json`, `vocabulary.json` and `weights.safetensors`."""
+
+
+def _transformer_family(config: dict) -> str:
+    hp = config["hyperparameters"]
+    base = config["base_model"]
+    log = config.get("training_log") or {}
+    fed = (
+        "word-segmented text\n  (syllables of a word joined by `_`, PhoBERT style)"
+        if hp["segmented_input"]
+        else "the normalised text as it is (not segmented)"
+    )
+    steps = f"max {hp['max_steps']} steps" if hp["max_steps"] else f"{hp['epochs']} epochs"
+    best = ""
+    if log.get("best_step") is not None:
+        best = (
+            f";\n  the best checkpoint, step {log['best_step']} of {log['global_step']}, "
+            f"had dev macro-F1 {_fmt(log.get('best_dev_macro_f1'))}"
+        )
+    return f"""\
+- Family `{config["family"]}`: the encoder `{base["name"]}` ({base.get("model_type")})
+  fine-tuned for sequence classification. Text normalised by
+  {config["normaliser"]["name"]} v{config["normaliser"]["version"]}, segmented by
+  {config["segmenter"]["name"]} {config["segmenter"]["version"]}; the encoder reads
+  {fed}, at most {hp["max_length"]} tokens.
+- Training: Hugging Face Trainer, {steps}, batch {hp["batch_size"]},
+  learning rate {hp["learning_rate"]}, weight decay {hp["weight_decay"]},
+  warm-up {hp["warmup_ratio"]} of the steps, cross-entropy with class weights
+  {hp["class_weight"]}, seed {hp["seed"]}; early stopping on dev macro-F1
+  (patience {hp["early_stopping_patience"]}){best}.
+- Calibration: temperature ({config["calibration"]["temperature"]:.4f}) and a bias per label,
+  fitted on the dev logits of the best checkpoint ({config["calibration"]["n_dev"]:,}
+  texts). Labels: calibrated probabilities times per-label weights chosen for macro-F1 on
+  the same logits. Explanations: leave-one-word-out occlusion.
+- No pickle: `config.json` and `encoder/` (`model.safetensors`, the encoder's config and
+  tokenizer files)."""
+
+
+def _base_model_terms(config: dict) -> str:
+    if config["family"] != "transformer":
+        return ""
+    base = config["base_model"]
+    return f"""
+The base model `{base["name"]}` comes with its own terms:
+**{base["licence"]}**.
+The fine-tuned model is a derivative of it, so those terms apply as well.
+"""
+
+
 def render_model_card(config: dict, metrics: dict, corpus: Corpus) -> str:
     task = config["task"]
     data = config["training_data"]
-    hp = config["hyperparameters"]
+    transformer = config["family"] == "transformer"
+    family = _transformer_family(config) if transformer else _linear_family(config)
+    limitations = TRANSFORMER_LIMITATIONS if transformer else LIMITATIONS
+    dev = _dev_sentence(data.get("dev"))
     counts = ", ".join(f"{k}: {v:,}" for k, v in data["train_label_counts"].items())
     problems = (
         "\n".join(f"- {k}: {v:,}" for k, v in data["corpus_problems"].items()) or "- none"
@@ -114,19 +200,11 @@ def render_model_card(config: dict, metrics: dict, corpus: Corpus) -> str:
 
 - Task `{task["name"]}`: labels {", ".join(f"`{x}`" for x in task["labels"])};
   risk = P({" + ".join(task["risk_labels"])}).
-- Family `{config["family"]}`: text normalised by {config["normaliser"]["name"]}
-  v{config["normaliser"]["version"]}, segmented by {config["segmenter"]["name"]}
-  {config["segmenter"]["version"]}; TF-IDF of word {_ngrams(hp["features"]["word_ngrams"])}-grams
-  and character {_ngrams(hp["features"]["char_ngrams"])}-grams within words; logistic
-  regression (C={hp["C"]}, class weights {hp["class_weight"]}).
-- Calibration: temperature ({config["calibration"]["temperature"]:.4f}) and a bias per label,
-  fitted on {hp["cv_folds"]}-fold held-out logits. Labels: calibrated probabilities times
-  per-label weights chosen for macro-F1 on the same folds.
-- No pickle: `config.json`, `vocabulary.json` and `weights.safetensors`.
+{family}
 
 ## Training data
 Corpus `{data["corpus"]}` read from `{data["source"]}`, splits {", ".join(data["splits_used"])}:
-{data["n_train"]:,} labelled texts ({counts}). What the reader reported:
+{data["n_train"]:,} labelled texts ({counts}).{dev} What the reader reported:
 
 {problems}
 {_reviews_section(data.get("reviews"))}
@@ -138,7 +216,7 @@ Corpus `{data["corpus"]}` read from `{data["source"]}`, splits {", ".join(data["
 
 The model inherits these terms: use it for research and content triage, not commercially
 unless the data's terms allow it.
-
+{_base_model_terms(config)}
 ## Metrics
 On the corpus's fixed test split, and on that split minus texts also seen in training.
 
@@ -153,7 +231,7 @@ ECE: expected calibration error of the top label (15 bins); risk ECE: of the ris
 {INTENDED_USE}
 
 ## Limitations
-{LIMITATIONS}
+{limitations}
 
 ## Reproduce
 ```

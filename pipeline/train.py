@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .corpora import Corpus, load_corpus
-from .errors import CorpusError
+from .errors import CorpusError, InputError
 from .evaluate import evaluate
 from .merge_reviews import (
     MergeReport,
@@ -29,6 +29,7 @@ from .merge_reviews import (
 from .model.directory import (
     CURRENT_FILE,
     METRICS_FILE,
+    _families,
     load_model,
     read_config,
     save_model,
@@ -44,6 +45,7 @@ from .tasks import Task, load_task
 log = logging.getLogger(__name__)
 
 TRAIN_SPLITS = ("train", "dev")
+FAMILIES = ("linear", "transformer")
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def train_model(
     corpus_path: Path,
     *,
     models_root: Path = Path("models"),
-    name: str = "linear",
+    name: str | None = None,
     version: str | None = None,
     promote: bool | None = None,
     workers: int = 1,
@@ -102,20 +104,42 @@ def train_model(
     hyperparameters: dict | None = None,
     command: str = "",
     reviews: str | Path | None = None,
+    family: str = "linear",
+    family_options: dict | None = None,
 ) -> TrainResult:
     """Fit, save, reload, evaluate on the fixed test split and write the model card.
 
     ``promote=None`` makes the model current only when the task has no current model yet.
     ``reviews`` (an export file or a database URL) merges reviewed labels into training.
+    ``family`` picks the model family (``name`` defaults to it); ``hyperparameters`` go to
+    its scorer (linear: ``C``, ``cv_folds``; transformer: ``base_model``,
+    ``segmented_input``, ``max_length``, ``epochs``, ...). The linear family fits train and
+    dev together; the transformer family fits train and keeps the dev split for early
+    stopping and calibration (a corpus without one: a seeded, stratified 10% of train).
+    ``family_options`` say how a transformer is fitted, not what it is: ``work_dir`` (its
+    checkpoints; default ``out/train/<task>-<name>``) and ``resume`` (continue from the last
+    checkpoint there).
     """
+    if family not in FAMILIES:
+        raise InputError(
+            "--family",
+            expected=f"one of {list(FAMILIES)}",
+            found=repr(family),
+            fix="Pick linear (the default) or transformer.",
+        )
+    name = name or family
     task = load_task(task_name)
+    if family == "transformer":
+        family_options = _transformer_options(task.name, name, hyperparameters, family_options)
     corpus = load_corpus(corpus_path, task=task.name, **(corpus_options or {}))
     _check_corpus(corpus, task)
 
     train_ids, train_texts, train_labels = [], [], []
+    split_sizes = {}
     for split in TRAIN_SPLITS:
         if split in corpus.splits:
             ids, texts, labels = _labelled(corpus, split)
+            split_sizes[split] = len(ids)
             train_ids += ids
             train_texts += texts
             train_labels += labels
@@ -134,9 +158,15 @@ def train_model(
     prepared = prepare(train_texts + test_texts, workers=workers)
     train_prepared, test_prepared = prepared[: len(train_texts)], prepared[len(train_texts) :]
 
-    scorer = LinearScorer(task, **(hyperparameters or {}))
-    log.info("fitting %s on %d texts", scorer.family, len(train_texts))
-    scorer.fit(train_prepared, train_labels)
+    dev = None
+    if family == "transformer":
+        scorer, train_labels, dev = _fit_transformer(
+            task, name, train_prepared, train_labels, split_sizes, hyperparameters, family_options
+        )
+    else:
+        scorer = LinearScorer(task, **(hyperparameters or {}))
+        log.info("fitting %s on %d texts", scorer.family, len(train_texts))
+        scorer.fit(train_prepared, train_labels)
 
     task_dir = Path(models_root) / task.name
     version = version or next_version(task_dir, name)
@@ -145,10 +175,12 @@ def train_model(
         "corpus": corpus.name,
         "source": _display_path(corpus.source),
         "splits_used": [s for s in TRAIN_SPLITS if s in corpus.splits],
-        "n_train": len(train_texts),
+        "n_train": len(train_labels),
         "train_label_counts": {lab: train_labels.count(lab) for lab in task.labels},
         "corpus_problems": dict(sorted(corpus.problems.items())),
     }
+    if dev is not None:
+        data["dev"] = dev
     if merged is not None:
         data["reviews"] = merged.to_dict()
     save_model(
@@ -159,7 +191,7 @@ def train_model(
             "version": version,
             "training_data": data,
             "reproduce": command,
-            "library_versions": _library_versions(),
+            "library_versions": _library_versions(family),
         },
     )
 
@@ -196,7 +228,71 @@ def train_model(
 def load_model_unchecked(model_dir: Path):
     """Load weights before metrics.json and the card exist (only training needs this)."""
     config = read_config(model_dir)
-    return LinearScorer.load(model_dir, config, Task.from_dict(config["task"]))
+    family = _families()[config["family"]]
+    return family.load(model_dir, config, Task.from_dict(config["task"]))
+
+
+def _transformer_options(
+    task_name: str, name: str, hyperparameters: dict | None, options: dict | None
+) -> dict:
+    """``work_dir`` (default ``out/train/<task>-<name>``) and ``resume``, checked before any
+    work, as are the libraries and the base model: a run that cannot train stops at once."""
+    from .model.transformer import _libraries, last_checkpoint
+
+    _libraries("--family transformer")
+    if not (hyperparameters or {}).get("base_model"):
+        raise InputError(
+            "transformer hyper-parameters",
+            expected="base_model: a local encoder directory or a hub id",
+            found=f"{sorted(hyperparameters or {})}",
+            fix="Pass hyperparameters={'base_model': ...} (--base-model on the command line).",
+        )
+    options = dict(options or {})
+    work_dir = options.pop("work_dir", None) or Path("out") / "train" / f"{task_name}-{name}"
+    resume = bool(options.pop("resume", False))
+    if options:
+        raise TypeError(f"unknown family_options {sorted(options)}: use work_dir, resume")
+    if resume:
+        last_checkpoint(work_dir)
+    return {"work_dir": Path(work_dir), "resume": resume}
+
+
+def _fit_transformer(task, name, prepared, labels, split_sizes, hyperparameters, options):
+    """Fine-tune on train; the dev split (or a held-out part of train) stops and calibrates.
+
+    Returns the scorer, the labels it was fitted on and what the dev set was.
+    """
+    from .model.transformer import TransformerScorer, hold_out_dev
+
+    scorer = TransformerScorer(task, **(hyperparameters or {}))
+    if "dev" in split_sizes:
+        start = split_sizes["train"]
+        dev_idx = list(range(start, start + split_sizes["dev"]))
+        source = "the corpus's dev split"
+    else:
+        _, dev_idx = hold_out_dev(labels, scorer.dev_fraction, scorer.seed)
+        source = (
+            f"{scorer.dev_fraction:.0%} of the training texts held out "
+            f"(stratified, seed {scorer.seed})"
+        )
+    in_dev = set(dev_idx)
+    fit_idx = [i for i in range(len(labels)) if i not in in_dev]
+    dev_labels = [labels[i] for i in dev_idx]
+    log.info("fine-tuning on %d texts, dev %d (%s)", len(fit_idx), len(dev_idx), source)
+    scorer.fit(
+        [prepared[i] for i in fit_idx],
+        [labels[i] for i in fit_idx],
+        dev=([prepared[i] for i in dev_idx], dev_labels),
+        work_dir=options["work_dir"],
+        resume=options["resume"],
+    )
+    dev = {
+        "source": source,
+        "n": len(dev_idx),
+        "label_counts": {lab: dev_labels.count(lab) for lab in task.labels},
+        "used_for": "early stopping, calibration and decision weights",
+    }
+    return scorer, [labels[i] for i in fit_idx], dev
 
 
 def _display_path(source: str) -> str:
@@ -204,7 +300,7 @@ def _display_path(source: str) -> str:
     return os.path.relpath(Path(source).resolve(), Path.cwd().resolve())
 
 
-def _library_versions() -> dict:
+def _library_versions(family: str = "linear") -> dict:
     import datasets
     import numpy
     import scipy
@@ -213,7 +309,7 @@ def _library_versions() -> dict:
 
     from . import __version__
 
-    return {
+    versions = {
         "kiemtin": __version__,
         "python": platform.python_version(),
         "numpy": numpy.__version__,
@@ -222,3 +318,9 @@ def _library_versions() -> dict:
         "underthesea": underthesea.__version__,
         "datasets": datasets.__version__,
     }
+    if family == "transformer":
+        import torch
+        import transformers
+
+        versions |= {"torch": torch.__version__, "transformers": transformers.__version__}
+    return versions

@@ -9,6 +9,7 @@ from typing import TypedDict
 import numpy as np
 
 from ..errors import InputError
+from ..prepare import Prepared
 from ..tasks import Task
 
 
@@ -74,3 +75,26 @@ def labels_to_ids(labels: Sequence[str], names: Sequence[str]) -> np.ndarray:
             fix="Map the corpus labels to the task's label names (see pipeline/tasks/).",
         )
     return np.asarray([index[x] for x in labels], dtype=np.int64)
+
+
+def top_words(p: Prepared, parts: np.ndarray, top_k: int) -> list[Word]:
+    """The ``top_k`` words of ``p`` with the largest positive ``parts`` (one per segmented
+    word), located in the ORIGINAL text; words whose span is unknown are skipped."""
+    order = np.argsort(-parts, kind="stable")
+    words: list[Word] = []
+    for i in order[:top_k]:
+        if parts[i] <= 0:
+            break
+        span = p.word_span(int(i))
+        if span is None:
+            continue
+        start, end = span
+        words.append(
+            {
+                "word": p.original[start:end],
+                "start": start,
+                "end": end,
+                "weight": round(float(parts[i]), 4),
+            }
+        )
+    return words

@@ -18,15 +18,25 @@ def calibrated_proba(logits: np.ndarray, temperature: float, bias: np.ndarray) -
     return softmax(logits / temperature + bias, axis=1)
 
 
-def fit_temperature_and_bias(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Minimise the log-loss of ``softmax(logits / T + b)`` on held-out logits."""
+def fit_temperature_and_bias(
+    logits: np.ndarray, y: np.ndarray, temperature_range: tuple[float, float] | None = None
+) -> tuple[float, np.ndarray]:
+    """Minimise the log-loss of ``softmax(logits / T + b)`` on held-out logits.
+
+    ``temperature_range`` bounds T: a small dev set can drive it towards 0, which multiplies
+    every logit (and any rounding in them) by hundreds.
+    """
     k = logits.shape[1]
 
     def loss(params):
         t, b = np.exp(params[0]), np.concatenate([[0.0], params[1:]])
         return -log_softmax(logits / t + b, axis=1)[np.arange(len(y)), y].mean()
 
-    result = minimize(loss, np.zeros(k), method="L-BFGS-B")
+    bounds = None
+    if temperature_range is not None:
+        low, high = np.log(temperature_range)
+        bounds = [(low, high)] + [(None, None)] * (k - 1)
+    result = minimize(loss, np.zeros(k), method="L-BFGS-B", bounds=bounds)
     return float(np.exp(result.x[0])), np.concatenate([[0.0], result.x[1:]])
 
 

@@ -24,8 +24,9 @@ CURRENT_FILE = "CURRENT"
 
 def _families() -> dict[str, type[Scorer]]:
     from .linear import LinearScorer
+    from .transformer import TransformerScorer  # imports torch only when it loads a model
 
-    return {LinearScorer.family: LinearScorer}
+    return {LinearScorer.family: LinearScorer, TransformerScorer.family: TransformerScorer}
 
 
 def write_json(path: Path, data) -> None:

@@ -18,7 +18,7 @@ from sklearn.model_selection import StratifiedKFold
 from ..features import TextFeatures
 from ..prepare import PREPROCESSING, Prepared, as_prepared
 from ..tasks import Task
-from .base import Scorer, Word, labels_to_ids
+from .base import Scorer, Word, labels_to_ids, top_words
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -121,7 +121,7 @@ class LinearScorer(Scorer):
         for p, row in zip(prepared, proba, strict=True):
             target = risky[int(np.argmax(row[risky]))]
             parts = self.features_.word_contributions(p.segmented_text, directions[target])
-            out.append(_top_words(p, parts, top_k))
+            out.append(top_words(p, parts, top_k))
         return out
 
     def save(self, directory: Path) -> dict:
@@ -163,27 +163,6 @@ class LinearScorer(Scorer):
         if self.coef_.shape != expected:
             raise ValueError(f"coef has shape {self.coef_.shape}, vocabulary implies {expected}")
         return self
-
-
-def _top_words(p: Prepared, parts: np.ndarray, top_k: int) -> list[Word]:
-    order = np.argsort(-parts, kind="stable")
-    words: list[Word] = []
-    for i in order[:top_k]:
-        if parts[i] <= 0:
-            break
-        span = p.word_span(int(i))
-        if span is None:
-            continue
-        start, end = span
-        words.append(
-            {
-                "word": p.original[start:end],
-                "start": start,
-                "end": end,
-                "weight": round(float(parts[i]), 4),
-            }
-        )
-    return words
 
 
 def _as_2d(decision: np.ndarray) -> np.ndarray:
