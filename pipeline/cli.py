@@ -17,9 +17,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import KiemtinError
+from .model import DEFAULT_MODELS_ROOT
 
 EXIT_BAD_INPUT = 2
-DEFAULT_MODELS_ROOT = Path(__file__).resolve().parents[1] / "models"
 
 
 def _count(minimum: int):

@@ -30,15 +30,20 @@ from .corpora import load_corpus
 from .errors import CorpusError, InputError, ModelDirError
 from .evaluate import ECE_BINS, evaluate
 from .mask import mask_personal_data
+from .model import DEFAULT_MODELS_ROOT
 from .model.base import Scorer
-from .model.directory import current_model_dir, load_model, model_version, write_json
+from .model.directory import (
+    current_model_dir,
+    load_model,
+    model_version,
+    write_json,
+)
 from .prepare import prepare
 from .registry import resolve_model_dir
 from .tasks import known_tasks
 
 __all__ = ["PLOTS", "Report", "evaluate_model", "headline", "render_html"]
 
-DEFAULT_MODELS_ROOT = Path(__file__).resolve().parents[1] / "models"
 WORST_ERRORS = 25
 MAX_SHOWN_CHARS = 600  # longer texts are cut in the HTML (metrics.json keeps them whole)
 PR_POINTS = 101  # recall levels 0.00, 0.01, ..., 1.00 stored in metrics.json

@@ -43,6 +43,7 @@ from sqlalchemy import BigInteger, Engine, String, select
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
 from ..errors import InputError
+from ..model import DEFAULT_MODELS_ROOT
 from ..outputs import write_atomically
 from . import audit
 from .db import session_factory, writing
@@ -75,7 +76,6 @@ ID_PREFIX = "kiemtin:"
 FROM_NAME, TO_NAME = "label", "text"
 # Accounts made for annotators: switched off, and no password verifies against this hash.
 UNUSABLE_PASSWORD = "!label-studio import: no password"
-DEFAULT_MODELS_ROOT = Path(__file__).resolve().parents[2] / "models"
 _MISSING = object()
 
 
