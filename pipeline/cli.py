@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 import time
-from itertools import islice
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,6 +20,8 @@ from .errors import KiemtinError
 from .model import DEFAULT_MODELS_ROOT
 
 EXIT_BAD_INPUT = 2
+PROCESS_STARTED = time.perf_counter()  # start-up figures count the heavy imports after this
+_started_once: list[bool] = []  # later runs in the same process start when they are called
 
 
 def _count(minimum: int):
@@ -66,7 +68,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "input order; rejected rows go to OUTPUT.rejects.jsonl with a reason.",
     )
     c.add_argument(
-        "input", help="CSV, JSONL or Parquet file (by extension); - reads JSONL on stdin"
+        "input",
+        nargs="+",
+        help="CSV, JSONL or Parquet files (by extension) or directories of them, read as one "
+        "input in order; - reads JSONL on stdin",
     )
     c.add_argument(
         "-o",
@@ -100,12 +105,34 @@ def _build_parser() -> argparse.ArgumentParser:
         "--max-chars", type=_count(1), default=100_000, help="reject longer texts (default: 100000)"
     )
     c.add_argument("--top-words", type=_count(0), default=5, help="words to explain per task")
-    c.add_argument("--batch-size", type=_count(1), default=2000, help="rows scored per batch")
+    c.add_argument(
+        "--batch-size",
+        type=_count(1),
+        default=2000,
+        help="rows per chunk a worker scores (and per checkpoint; default 2000)",
+    )
     c.add_argument(
         "--workers",
         type=_count(0),
-        default=1,
-        help="processes for word segmentation (0 = one per core)",
+        default=0,
+        help="worker processes that score (0 = one per core, the default); with "
+        "--engine dask, the workers of the local cluster",
+    )
+    c.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of the same command from its last checkpoint",
+    )
+    c.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="local worker processes (default) or dask.distributed (pip install 'kiemtin[dask]')",
+    )
+    c.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address (tcp://host:8786); default: start a local cluster",
     )
 
     t = sub.add_parser(
@@ -301,9 +328,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="where models/<task>/CURRENT is (default: the project's models/)",
     )
     qr.add_argument("--batch-size", type=_count(1), default=500, help="items per batch")
-    qr.add_argument(
-        "--workers", type=_count(0), default=1, help="processes for word segmentation"
-    )
+    qr.add_argument("--workers", type=_count(0), default=1, help="processes for word segmentation")
     q_sub.add_parser("jobs", parents=[common], help="recent background jobs and their progress")
 
     u = sub.add_parser("users", parents=[common], help="accounts of the team application")
@@ -400,8 +425,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--tolerance",
         type=float,
         default=0.005,
-        help="how much lower macro-F1 or ROC-AUC may be than the current model's "
-        "(default: 0.005)",
+        help="how much lower macro-F1 or ROC-AUC may be than the current model's (default: 0.005)",
     )
     mr = m_sub.add_parser(
         "rollback", parents=[common], help="CURRENT back to the model before the last promotion"
@@ -479,12 +503,17 @@ def _rescore(args) -> int:
         else:
             job_id = args.job
         job = get_job(session, job_id)
-    with tqdm(total=job.total, initial=job.done, unit="item", desc=f"job {job_id}",
-              disable=None) as bar:
-        job = run_rescore(sessions, job_id, batch_size=args.batch_size, workers=args.workers,
-                          progress=bar.update)
-    print(f"kiemtin: job {job.id}: re-scored {job.done:,} open {job.task} items with "
-          f"{job.model_version}", file=sys.stderr)
+    with tqdm(
+        total=job.total, initial=job.done, unit="item", desc=f"job {job_id}", disable=None
+    ) as bar:
+        job = run_rescore(
+            sessions, job_id, batch_size=args.batch_size, workers=args.workers, progress=bar.update
+        )
+    print(
+        f"kiemtin: job {job.id}: re-scored {job.done:,} open {job.task} items with "
+        f"{job.model_version}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -503,12 +532,16 @@ def _rescore_in_background(task: str, model_dir: Path) -> None:
     with open(log, "ab") as out:
         subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "queue", "rescore", "--job", str(job.id)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # outlives this command
         )
-    print(f"kiemtin: re-scoring {job.total:,} open {task} items with {job.model_version} in "
-          f"the background: job {job.id} (progress: kiemtin queue jobs; log: {log})",
-          file=sys.stderr)
+    print(
+        f"kiemtin: re-scoring {job.total:,} open {task} items with {job.model_version} in "
+        f"the background: job {job.id} (progress: kiemtin queue jobs; log: {log})",
+        file=sys.stderr,
+    )
 
 
 def _jobs() -> int:
@@ -518,8 +551,10 @@ def _jobs() -> int:
     with sessions() as session:
         for job in recent_jobs(session):
             error = f" ({job.error})" if job.error else ""
-            print(f"{job.id}\t{job.kind}\t{job.task}\t{job.model_version}\t{job.status}\t"
-                  f"{job.done}/{job.total}{error}")
+            print(
+                f"{job.id}\t{job.kind}\t{job.task}\t{job.model_version}\t{job.status}\t"
+                f"{job.done}/{job.total}{error}"
+            )
     return 0
 
 
@@ -559,7 +594,11 @@ def _users(args) -> int:
     _, _, sessions = _store()
     with sessions() as session:
         user = add_user(
-            session, args.name, args.role, password, actor="cli",
+            session,
+            args.name,
+            args.role,
+            password,
+            actor="cli",
             approves_rebuttals=args.approver,
         )
     right = ", approves rebuttals" if user.approves_rebuttals else ""
@@ -599,12 +638,20 @@ def _models(args) -> int:
     with sessions() as session:
         if args.models_command == "promote":
             change = registry.promote(
-                args.models_root, args.model, actor=_actor(), force=args.force,
-                reason=args.reason, tolerance=args.tolerance, audit_session=session,
+                args.models_root,
+                args.model,
+                actor=_actor(),
+                force=args.force,
+                reason=args.reason,
+                tolerance=args.tolerance,
+                audit_session=session,
             )
         else:
             change = registry.rollback(
-                args.models_root, args.task, actor=_actor(), reason=args.reason,
+                args.models_root,
+                args.task,
+                actor=_actor(),
+                reason=args.reason,
                 audit_session=session,
             )
     if change.comparison is not None:
@@ -645,7 +692,11 @@ def _labels(args) -> int:
         print(f"kiemtin: wrote {count:,} reviewed labels ({args.format})", file=sys.stderr)
         return 0
     report = import_label_studio(
-        engine, args.file, actor="cli", task=args.task, models_root=args.models_root,
+        engine,
+        args.file,
+        actor="cli",
+        task=args.task,
+        models_root=args.models_root,
         reviews_needed=settings.reviews_needed,
     )
     print(f"kiemtin: labels import: {report.summary()}", file=sys.stderr)
@@ -665,8 +716,9 @@ def _serve(args) -> int:
 
 
 def _classify(args) -> int:
-    from .ingest import Reject, read_rows
-    from .outputs import RecordWriter, RejectsWriter, output_format, rejects_path
+    from .classify_files import ClassifyRun, LocalEngine, classifier_for, classify_files
+    from .model.directory import current_model_dir
+    from .outputs import output_format, rejects_path
     from .score import Classifier
     from .tasks import known_tasks
 
@@ -679,58 +731,74 @@ def _classify(args) -> int:
             found=str(args.output or "stdout"),
             fix="Write the scores to a .jsonl file with -o.",
         )
+    if args.scheduler and args.engine != "dask":
+        raise KiemtinError(
+            "--scheduler",
+            expected="--engine dask with it",
+            found=f"--engine {args.engine}",
+            fix="Add --engine dask, or leave --scheduler out.",
+        )
     if args.model:
-        classifier = Classifier.from_dirs(args.model, args.top_words)
-        if args.task != "all" and args.task not in classifier.tasks:
+        model_dirs = list(args.model)
+    else:
+        tasks = known_tasks() if args.task == "all" else [args.task]
+        Classifier.check_tasks(tasks)
+        model_dirs = [current_model_dir(args.models_root, t) for t in tasks]
+    run = ClassifyRun(
+        inputs=args.input,
+        output=args.output,
+        rejects_path=Path(args.rejects)
+        if args.rejects
+        else rejects_path(args.input[0], args.output),
+        model_dirs=model_dirs,
+        text_column=args.text_column,
+        id_column=args.id_column,
+        max_chars=args.max_chars,
+        top_words=args.top_words,
+        chunk_rows=args.batch_size,
+    )
+    if args.model:
+        tasks = classifier_for(run.job()).tasks  # loads the models once, for every engine
+        if args.task != "all" and args.task not in tasks:
             raise KiemtinError(
                 "--task",
-                expected=f"a task of the given models {classifier.tasks}",
+                expected=f"a task of the given models {tasks}",
                 found=repr(args.task),
                 fix="Drop --task or pass matching --model.",
             )
-    else:
-        tasks = known_tasks() if args.task == "all" else [args.task]
-        classifier = Classifier.from_models_root(args.models_root, tasks, args.top_words)
-    labels = {t: m.classes_ for t, m in classifier.models.items()}
+    workers = args.workers or (os.cpu_count() or 1)
+    if args.engine == "dask":
+        from .classify_dask import DaskEngine
 
-    rows = read_rows(args.input, args.text_column, args.id_column, args.max_chars)
-    rejects = RejectsWriter(
-        Path(args.rejects) if args.rejects else rejects_path(args.input, args.output)
-    )
-    writer = RecordWriter(args.output, classifier.tasks, labels)
-    started, scored = time.perf_counter(), 0
+        engine = DaskEngine(run.job(), workers=workers, scheduler=args.scheduler)
+    else:
+        engine = LocalEngine(run.job(), workers)
     progress = tqdm(desc="scoring", unit=" posts", file=sys.stderr, disable=None)
     try:
-        while batch := list(islice(rows, args.batch_size)):
-            good = []
-            for item in batch:
-                if isinstance(item, Reject):
-                    rejects.write(item.to_dict())
-                else:
-                    good.append(item)
-            if good:
-                records, failed = classifier.score_rows_or_reject(good, workers=args.workers)
-                writer.write(records)
-                for reject in failed:
-                    rejects.write(reject.to_dict())
-                good = records
-            scored += len(good)
-            progress.update(len(batch))
-    except BaseException:
-        writer.abort()
-        rejects.close()
+        started = None if _started_once else PROCESS_STARTED
+        _started_once.append(True)
+        summary = classify_files(
+            run, engine, resume=args.resume, progress=progress, started=started
+        )
+    except KeyboardInterrupt:
+        if args.output not in (None, "-"):
+            print(
+                "kiemtin: interrupted; run the same command with --resume to continue",
+                file=sys.stderr,
+            )
         raise
     finally:
         progress.close()
-    writer.close()
-    rejects.close()
-    seconds = time.perf_counter() - started
+    for note in summary.notes:
+        print(f"kiemtin: {note}", file=sys.stderr)
     if args.to_queue:
         _queue_add_file(args.output, None)
-    where = f" (see {rejects.path})" if rejects.count else ""
+    where = f" (see {summary.rejects_path})" if summary.rejected else ""
     print(
-        f"kiemtin: scored {scored:,} rows, rejected {rejects.count:,}{where}, "
-        f"{scored / max(seconds, 1e-9):,.0f} posts/s over {seconds:.1f} s",
+        f"kiemtin: scored {summary.scored:,} rows, rejected {summary.rejected:,}{where}; "
+        f"start-up {summary.startup_seconds:.1f} s, then {summary.posts_per_second:,.0f} "
+        f"posts/s over {summary.scoring_seconds:.1f} s ({args.engine} engine, "
+        f"{workers} worker{'s' * (workers != 1)})",
         file=sys.stderr,
     )
     return 0

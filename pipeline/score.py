@@ -50,6 +50,11 @@ class Classifier:
         cls, models_root: Path, tasks: Sequence[str], top_words: int = 5
     ) -> Classifier:
         """The current model of each task under ``models_root``."""
+        cls.check_tasks(tasks)
+        return cls.from_dirs([current_model_dir(models_root, t) for t in tasks], top_words)
+
+    @staticmethod
+    def check_tasks(tasks: Sequence[str]) -> None:
         unknown = [t for t in tasks if t not in known_tasks()]
         if unknown:
             raise InputError(
@@ -58,7 +63,6 @@ class Classifier:
                 found=", ".join(unknown),
                 fix="Pick a bundled task, or pass --model DIR for a model of another task.",
             )
-        return cls.from_dirs([current_model_dir(models_root, t) for t in tasks], top_words)
 
     @property
     def tasks(self) -> list[str]:
@@ -67,32 +71,36 @@ class Classifier:
     def score(
         self, texts: Sequence[str], ids: Sequence | None = None, workers: int = 1
     ) -> list[dict]:
-        """One record per text, in order: id, text, scores per task, model versions."""
+        """One record per text, in order: id, text, scores per task, model versions.
+
+        Each distinct text is prepared and scored once; repeats share its scores.
+        """
         if isinstance(texts, str):
             raise TypeError("score() expects a list of texts; wrap a single text in a list")
         texts = list(texts)
         ids = list(range(1, len(texts) + 1)) if ids is None else list(ids)
-        prepared = prepare(texts, workers=workers)
-        records = [
-            {"id": i, "text": t, "scores": {}, "model_versions": self.versions}
-            for i, t in zip(ids, texts, strict=True)
-        ]
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(ids)} ids")
+        distinct = list(dict.fromkeys(texts))
+        prepared = prepare(distinct, workers=workers)
+        scores: list[dict] = [{} for _ in distinct]
         for task, model in self.models.items():
-            proba = model.predict_proba(prepared)
+            proba, words = model.predict_and_explain(prepared, top_k=self.top_words)
             labels = model.labels_from_proba(proba)
-            risk = model.risk_from_proba(proba)
-            words = model.explain(prepared, top_k=self.top_words, proba=proba)
-            for k, record in enumerate(records):
-                record["scores"][task] = {
+            risk = model.risk_from_proba(proba).tolist()
+            classes = model.classes_
+            for k, row in enumerate(proba.tolist()):
+                scores[k][task] = {
                     "label": labels[k],
-                    "proba": {
-                        c: round(float(p), PROBA_DIGITS)
-                        for c, p in zip(model.classes_, proba[k], strict=True)
-                    },
-                    "risk": round(float(risk[k]), PROBA_DIGITS),
+                    "proba": {c: round(p, PROBA_DIGITS) for c, p in zip(classes, row, strict=True)},
+                    "risk": round(risk[k], PROBA_DIGITS),
                     "words": words[k],
                 }
-        return records
+        by_text = dict(zip(distinct, scores, strict=True))
+        return [
+            {"id": i, "text": t, "scores": by_text[t], "model_versions": self.versions}
+            for i, t in zip(ids, texts, strict=True)
+        ]
 
     def score_rows(self, rows: Sequence[Row], workers: int = 1) -> list[dict]:
         return self.score([r.text for r in rows], [r.id for r in rows], workers=workers)

@@ -4,6 +4,10 @@ A segmented text joins the syllables of a word with ``_`` and words with single 
 (``"lò_xo thụt"``), the input PhoBERT and our word n-grams expect. Each word also keeps its
 character span in the text it was segmented from, so explanations can point back at it.
 
+The words are exactly those of ``underthesea.word_tokenize(text, use_token_normalize=False)``,
+computed several times faster by ``pipeline.crf_features`` (same tokenizer, same features,
+same CRF tagger; see there).
+
 >>> segment("Bác sĩ bây giờ có thể thản nhiên")
 'Bác_sĩ bây_giờ có_thể thản_nhiên'
 """
@@ -11,12 +15,17 @@ character span in the text it was segmented from, so explanations can point back
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from . import underthesea_light  # noqa: F401 - before any other underthesea import
+
+# isort: split
 import underthesea
-from underthesea import word_tokenize
+
+from .crf_features import segment_tokens
 
 SEGMENTER_NAME = "underthesea.word_tokenize"
 # underthesea names its bundled CRF model by corpus and date; both are pinned with the package.
@@ -43,9 +52,10 @@ class Segmented:
 
 
 def _segment_one(text: str) -> Segmented:
-    # Token normalisation is off: our normaliser has already run, and it would make the
-    # words differ from the text so their spans could not be found.
-    tokens = _split_symbols(word_tokenize(text, use_token_normalize=False))
+    return _segment_chunk([text])[0]
+
+
+def _with_spans(text: str, tokens: list[str]) -> Segmented:
     words, spans, pos = [], [], 0
     for token in tokens:
         start = text.find(token, pos)
@@ -58,15 +68,20 @@ def _segment_one(text: str) -> Segmented:
     return Segmented(tuple(words), tuple(spans))
 
 
+# A letter or digit: re's \w is str.isalnum() or "_", so this is "any(c.isalnum() ...)".
+_HAS_ALNUM = re.compile(r"[^\W_]").search
+
+
 def _split_symbols(tokens: list[str]) -> list[str]:
     """Split words the CRF glued across an emoji or symbol ("🙄 óc"): a word is letters."""
     out = []
     for token in tokens:
-        syllables = token.split(" ")
-        if len(syllables) > 1 and not all(any(c.isalnum() for c in s) for s in syllables):
-            out.extend(syllables)
-        else:
-            out.append(token)
+        if " " in token:
+            syllables = token.split(" ")
+            if not all(map(_HAS_ALNUM, syllables)):
+                out.extend(syllables)
+                continue
+        out.append(token)
     return out
 
 
@@ -78,7 +93,13 @@ def segment(text: str) -> str:
 
 
 def _segment_chunk(texts: Sequence[str]) -> list[Segmented]:
-    return [_segment_one(t) for t in texts]
+    # As underthesea.word_tokenize(text, use_token_normalize=False). Token normalisation is
+    # off: our normaliser has already run, and it would make the words differ from the
+    # text so their spans could not be found.
+    return [
+        _with_spans(text, _split_symbols(words))
+        for text, words in zip(texts, segment_tokens(texts), strict=True)
+    ]
 
 
 def segment_batch(texts: Iterable[str], workers: int = 1) -> list[Segmented]:

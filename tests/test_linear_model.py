@@ -5,8 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from pipeline.model.base import top_words
+from pipeline.model.calibration import calibrated_proba
 from pipeline.model.directory import load_model
 from pipeline.prepare import prepare
+
+from .test_features import bundled, reference_word_parts, sklearn_transform, vihsd_prepared
 
 INSULT = "Mày đúng là thằng óc chó, ngu như bò"
 NEUTRAL = "Hôm nay trời đẹp, cả nhà đi chơi công viên"
@@ -79,3 +83,96 @@ def test_model_directory_is_whole_and_has_no_pickle(tiny_model_dir):
     assert config["normaliser"]["name"] == "kiemtin-normalise"
     assert config["segmenter"]["name"] == "underthesea.word_tokenize"
     assert config["task"]["name"] == "hostile"
+
+
+# ---------------------------------------------------------------- the batch fast path
+
+
+def reference_proba_and_words(model, prepared, top_k=5, proba=None):
+    """predict_proba and explain as first written: scikit-learn's transform, then word by
+    word and post by post."""
+    x = sklearn_transform(model.features_, [p.segmented_text for p in prepared])
+    if proba is None:
+        logits = np.asarray(x @ model.coef_.T) + model.intercept_
+        proba = calibrated_proba(logits, model.temperature_, model.bias_)
+    risky = [model.classes_.index(r) for r in model.task.risk_labels]
+    directions = (model.coef_ - model.coef_.mean(axis=0)) / model.temperature_
+    words = []
+    for d, (p, row) in enumerate(zip(prepared, proba, strict=True)):
+        target = risky[int(np.argmax(row[risky]))]
+        parts = reference_word_parts(model.features_, p.segmented_text, x[d], directions[target])
+        words.append(top_words(p, parts, top_k))
+    return proba, words
+
+
+@pytest.fixture(scope="module", params=["hostile", "false"])
+def bundled_model(request):
+    return bundled(request.param)
+
+
+def test_fast_scores_and_words_equal_the_reference_on_real_texts(bundled_model):
+    prepared = list(vihsd_prepared())
+    want_proba, want_words = reference_proba_and_words(bundled_model, prepared)
+    proba, words = bundled_model.predict_and_explain(prepared, top_k=5)
+    np.testing.assert_allclose(proba, want_proba, rtol=0, atol=1e-12)
+    assert words == want_words
+    assert sum(map(len, words)) > 3 * len(prepared)  # the comparison is not vacuous
+    np.testing.assert_allclose(bundled_model.predict_proba(prepared), proba, rtol=0, atol=1e-12)
+    assert bundled_model.explain(prepared, top_k=5, proba=proba) == words
+    assert bundled_model.explain(prepared[:300]) == words[:300]
+
+
+@pytest.mark.parametrize("top_k", [0, 1, 3, 12])
+def test_every_top_k_equals_the_reference(bundled_model, top_k):
+    prepared = list(vihsd_prepared())[:400]
+    proba = bundled_model.predict_proba(prepared)
+    _, want = reference_proba_and_words(bundled_model, prepared, top_k=top_k, proba=proba)
+    assert bundled_model.explain(prepared, top_k=top_k, proba=proba) == want
+    assert bundled_model.predict_and_explain(prepared, top_k=top_k)[1] == want
+
+
+def test_batches_larger_than_a_chunk_equal_smaller_ones(tiny_model, monkeypatch):
+    import pipeline.model.linear as linear
+
+    prepared = list(vihsd_prepared())[:500]
+    whole = tiny_model.predict_and_explain(prepared)
+    monkeypatch.setattr(linear, "CHUNK_DOCS", 64)
+    chunked = tiny_model.predict_and_explain(prepared)
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    assert chunked[1] == whole[1]
+    assert tiny_model.explain(prepared, proba=whole[0]) == whole[1]
+
+
+def test_empty_batches_and_mismatched_proba(tiny_model):
+    proba, words = tiny_model.predict_and_explain([])
+    assert proba.shape == (0, 3) and words == []
+    assert tiny_model.explain([]) == []
+    assert tiny_model.predict_and_explain(["", INSULT])[1][0] == []
+    with pytest.raises(ValueError, match="rows of proba"):
+        tiny_model.explain([INSULT, NEUTRAL], proba=tiny_model.predict_proba([INSULT]))
+
+
+def test_word_parts_add_up_to_the_log_odds_of_the_explained_label(bundled_model):
+    """What explain() splits: the target label's calibrated log-odds against the mean label."""
+    prepared = list(vihsd_prepared())[:300]
+    model = bundled_model
+    enc = model.features_.encode([p.segmented_text for p in prepared])
+    proba = model.predict_proba(prepared)
+    risky = np.array([model.classes_.index(r) for r in model.task.risk_labels])
+    target = risky[np.argmax(proba[:, risky], axis=1)]
+    parts = model.features_.word_parts(enc, model._directions(), target)
+    logits = np.asarray(enc.x @ model.coef_.T) / model.temperature_
+    odds = logits[np.arange(len(prepared)), target] - logits.mean(axis=1)
+    sums = np.add.reduceat(np.append(parts, 0.0), enc.offsets[:-1])
+    sums[np.diff(enc.offsets) == 0] = 0.0
+    np.testing.assert_allclose(sums, odds, rtol=0, atol=1e-9)
+
+
+def test_the_default_predict_and_explain_gives_what_the_fused_one_gives(tiny_model):
+    from pipeline.model.base import Scorer
+
+    texts = [INSULT, NEUTRAL, "  Thằng   ÓC CHÓOOOO   này ngu vl "]
+    proba, words = Scorer.predict_and_explain(tiny_model, texts, top_k=3)
+    fused = tiny_model.predict_and_explain(texts, top_k=3)
+    np.testing.assert_array_equal(proba, fused[0])
+    assert words == fused[1] and words[0]

@@ -30,8 +30,8 @@ def test_batch_keeps_order_and_segments_repeated_texts_once(monkeypatch):
     texts = ["trời hôm nay đẹp quá", "bác sĩ khám bệnh", "trời hôm nay đẹp quá", ""]
     expected = [segment(t) for t in texts]
     calls = []
-    real = seg_mod._segment_one
-    monkeypatch.setattr(seg_mod, "_segment_one", lambda t: calls.append(t) or real(t))
+    real = seg_mod.segment_tokens
+    monkeypatch.setattr(seg_mod, "segment_tokens", lambda ts: calls.extend(ts) or real(ts))
     out = segment_batch(texts)
     assert [s.text for s in out] == expected
     assert sorted(calls) == sorted(set(texts))

@@ -9,8 +9,10 @@ from typing import TypedDict
 import numpy as np
 
 from ..errors import InputError
-from ..prepare import Prepared
+from ..prepare import Prepared, as_prepared
 from ..tasks import Task
+
+WEIGHT_DIGITS = 4  # a word's weight is rounded to this many decimals
 
 
 class Word(TypedDict):
@@ -42,6 +44,13 @@ class Scorer:
 
     def explain(self, texts, top_k: int = 5, proba=None) -> list[list[Word]]:  # pragma: no cover
         raise NotImplementedError
+
+    def predict_and_explain(self, texts, top_k: int = 5) -> tuple[np.ndarray, list[list[Word]]]:
+        """``predict_proba`` and ``explain`` together; families that can share the work
+        between the two override it."""
+        texts = as_prepared(texts)  # raw texts are prepared once, not twice
+        proba = self.predict_proba(texts)
+        return proba, self.explain(texts, top_k=top_k, proba=proba)
 
     def save(self, directory: Path) -> dict:  # pragma: no cover - interface
         raise NotImplementedError
@@ -77,6 +86,49 @@ def labels_to_ids(labels: Sequence[str], names: Sequence[str]) -> np.ndarray:
     return np.asarray([index[x] for x in labels], dtype=np.int64)
 
 
+def top_words_batch(
+    prepared: Sequence[Prepared], parts: np.ndarray, offsets: np.ndarray, top_k: int
+) -> list[list[Word]]:
+    """:func:`top_words` of many posts at once: ``parts[offsets[d]:offsets[d + 1]]`` are the
+    parts of the words of ``prepared[d]``. Same words, same order."""
+    if top_k < 0:  # slice semantics of order[:top_k]; nobody asks for it, keep it exact
+        return [
+            top_words(p, parts[offsets[d] : offsets[d + 1]], top_k) for d, p in enumerate(prepared)
+        ]
+    out: list[list[Word]] = [[] for _ in prepared]
+    positive = np.flatnonzero(parts > 0)
+    doc = np.searchsorted(offsets, positive, side="right") - 1
+    # by post, then strongest first; lexsort is stable, so ties keep the word order
+    order = np.lexsort((-parts[positive], doc))
+    positive, doc = positive[order], doc[order]
+    rank = np.arange(len(doc)) - np.searchsorted(doc, doc, side="left")
+    keep = rank < top_k
+    positive, doc = positive[keep], doc[keep]
+    words = (positive - offsets[doc]).tolist()
+    weights = _round(parts[positive], WEIGHT_DIGITS).tolist()
+    for d, i, weight in zip(doc.tolist(), words, weights, strict=True):
+        p = prepared[d]
+        span = p.word_span(i)
+        if span is None:
+            continue
+        start, end = span
+        out[d].append({"word": p.original[start:end], "start": start, "end": end, "weight": weight})
+    return out
+
+
+def _round(values: np.ndarray, digits: int) -> np.ndarray:
+    """``[round(v, digits) for v in values]``, vectorised: away from a tie, rounding the
+    scaled value and dividing back gives the correctly rounded result that ``round`` gives;
+    the few values near a tie go through ``round`` itself."""
+    scale = 10.0**digits
+    scaled = values * scale
+    out = np.rint(scaled) / scale
+    doubtful = ~(np.abs(scaled) < 2.0**40) | (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    for i in np.flatnonzero(doubtful).tolist():
+        out[i] = round(float(values[i]), digits)
+    return out
+
+
 def top_words(p: Prepared, parts: np.ndarray, top_k: int) -> list[Word]:
     """The ``top_k`` words of ``p`` with the largest positive ``parts`` (one per segmented
     word), located in the ORIGINAL text; words whose span is unknown are skipped."""
@@ -94,7 +146,7 @@ def top_words(p: Prepared, parts: np.ndarray, top_k: int) -> list[Word]:
                 "word": p.original[start:end],
                 "start": start,
                 "end": end,
-                "weight": round(float(parts[i]), 4),
+                "weight": round(float(parts[i]), WEIGHT_DIGITS),
             }
         )
     return words

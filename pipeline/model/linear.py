@@ -15,10 +15,10 @@ from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from ..features import TextFeatures
+from ..features import CHUNK_DOCS, Encoded, TextFeatures
 from ..prepare import PREPROCESSING, Prepared, as_prepared
 from ..tasks import Task
-from .base import Scorer, Word, labels_to_ids, top_words
+from .base import Scorer, Word, labels_to_ids, top_words_batch
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -92,7 +92,26 @@ class LinearScorer(Scorer):
 
     def _logits(self, prepared: list[Prepared]) -> np.ndarray:
         x = self.features_.transform([p.segmented_text for p in prepared])
-        return np.asarray(x @ self.coef_.T) + self.intercept_
+        return self._logits_of(x)
+
+    def _logits_of(self, x) -> np.ndarray:
+        return np.asarray(x @ self._coef_t()) + self.intercept_
+
+    def _coef_t(self) -> np.ndarray:
+        """``coef_.T`` laid out for the sparse product (the same sums as ``coef_.T``)."""
+        cached = getattr(self, "_coef_t_cache", None)
+        if cached is None or cached[0] is not self.coef_:
+            cached = self._coef_t_cache = (self.coef_, np.ascontiguousarray(self.coef_.T))
+        return cached[1]
+
+    def _directions(self) -> np.ndarray:
+        """Each label's weights against the mean of all labels, on the calibrated scale."""
+        key = (self.coef_, self.temperature_)
+        cached = getattr(self, "_directions_cache", None)
+        if cached is None or cached[0][0] is not key[0] or cached[0][1] != key[1]:
+            directions = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
+            cached = self._directions_cache = (key, directions)
+        return cached[1]
 
     def predict_proba(self, texts: Sequence[str] | Sequence[Prepared]) -> np.ndarray:
         prepared = as_prepared(texts)
@@ -113,16 +132,42 @@ class LinearScorer(Scorer):
         recomputing probabilities the caller already has.
         """
         prepared = as_prepared(texts)
-        proba = self.predict_proba(prepared) if proba is None else proba
-        risky = [self.classes_.index(r) for r in self.task.risk_labels]
-        # Direction of each label against the mean of all labels, on the calibrated scale.
-        directions = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
-        out = []
-        for p, row in zip(prepared, proba, strict=True):
-            target = risky[int(np.argmax(row[risky]))]
-            parts = self.features_.word_contributions(p.segmented_text, directions[target])
-            out.append(top_words(p, parts, top_k))
-        return out
+        if proba is None:
+            return self.predict_and_explain(prepared, top_k)[1]
+        proba = np.asarray(proba)
+        if len(proba) != len(prepared):
+            raise ValueError(f"{len(prepared)} texts but {len(proba)} rows of proba")
+        words: list[list[Word]] = []
+        for lo in range(0, len(prepared), CHUNK_DOCS):
+            chunk = prepared[lo : lo + CHUNK_DOCS]
+            enc = self.features_.encode([p.segmented_text for p in chunk])
+            words += self._explain_encoded(chunk, enc, proba[lo : lo + CHUNK_DOCS], top_k)
+        return words
+
+    def predict_and_explain(
+        self, texts: Sequence[str] | Sequence[Prepared], top_k: int = 5
+    ) -> tuple[np.ndarray, list[list[Word]]]:
+        """``predict_proba`` and ``explain`` from one pass over the features."""
+        prepared = as_prepared(texts)
+        probas = [np.zeros((0, len(self.classes_)))]
+        words: list[list[Word]] = []
+        for lo in range(0, len(prepared), CHUNK_DOCS):
+            chunk = prepared[lo : lo + CHUNK_DOCS]
+            enc = self.features_.encode([p.segmented_text for p in chunk])
+            proba = calibrated_proba(self._logits_of(enc.x), self.temperature_, self.bias_)
+            probas.append(proba)
+            words += self._explain_encoded(chunk, enc, proba, top_k)
+        return np.concatenate(probas), words
+
+    def _explain_encoded(
+        self, prepared: list[Prepared], enc: Encoded, proba: np.ndarray, top_k: int
+    ) -> list[list[Word]]:
+        if not prepared:
+            return []
+        risky = np.array([self.classes_.index(r) for r in self.task.risk_labels])
+        target = risky[np.argmax(proba[:, risky], axis=1)]
+        parts = self.features_.word_parts(enc, self._directions(), target)
+        return top_words_batch(prepared, parts, enc.offsets, top_k)
 
     def save(self, directory: Path) -> dict:
         """Write the weights and vocabulary; return the config fields this family owns."""
