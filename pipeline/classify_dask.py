@@ -105,7 +105,7 @@ class DaskEngine:
         classifier_for(self.job)  # a broken model directory fails here, before any cluster
         if self.scheduler:
             try:
-                self.client = Client(self.scheduler, timeout="20s")
+                self.client = Client(self.scheduler, timeout="10s")
             except (OSError, TimeoutError) as exc:
                 raise InputError(
                     "--scheduler",

@@ -198,8 +198,7 @@ def classify_files(
     ``started`` (a ``time.perf_counter()`` value; default: now) until the first chunk.
     """
     began = time.perf_counter() if started is None else started
-    to_file = run.output not in (None, "-")
-    if resume and not to_file:
+    if resume and run.output in (None, "-"):
         raise InputError(
             "--resume",
             expected="-o OUTPUT (a file the earlier run was writing)",
@@ -213,13 +212,22 @@ def classify_files(
             found="input from stdin",
             fix="Save the input to a file and classify that file.",
         )
-    summary = RunSummary(rejects_path=run.rejects_path)
     engine.start()
+    try:
+        return _score_all(run, engine, resume, progress, began)
+    finally:
+        engine.close()
+
+
+def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -> RunSummary:
+    summary = RunSummary(rejects_path=run.rejects_path)
     classifier = classifier_for(engine.job)
-    checkpoint_path = Checkpoint.path_for(run.output) if to_file else None
-    expected = run.fingerprint(classifier) if to_file else None
+    # Checkpoints need a named output and named inputs (stdin cannot be read twice).
+    resumable = run.output not in (None, "-") and all(str(p) != "-" for p in run.inputs)
+    checkpoint_path = Checkpoint.path_for(run.output) if resumable else None
+    expected = run.fingerprint(classifier) if resumable else None
     checkpoint = None
-    if to_file:
+    if resumable:
         checkpoint = _checkpoint_to_resume(checkpoint_path, expected, resume, summary)
     fmt = output_format(run.output)
     labels = _labels(classifier)
@@ -252,7 +260,7 @@ def classify_files(
             summary.rejected = rejects.count
             if progress is not None:
                 progress.update(chunk.items)
-            if to_file:
+            if checkpoint_path is not None:
                 output.flush()
                 rejects.flush()
                 Checkpoint(
@@ -264,11 +272,9 @@ def classify_files(
                     summary.rejected,
                 ).save(checkpoint_path)
     except BaseException:
-        output.close()
+        output.close()  # the partial files and the checkpoint stay for --resume
         rejects.close()
         raise
-    finally:
-        engine.close()
     empty = encode_records([], fmt, classifier.tasks, labels) if fmt == "parquet" else b""
     output.commit(empty)
     rejects.commit()

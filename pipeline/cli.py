@@ -780,10 +780,15 @@ def _classify(args) -> int:
         summary = classify_files(
             run, engine, resume=args.resume, progress=progress, started=started
         )
-    except KeyboardInterrupt:
-        if args.output not in (None, "-"):
+    except KiemtinError:
+        raise
+    except BaseException:
+        from .resume import Checkpoint
+
+        if args.output not in (None, "-") and Checkpoint.path_for(args.output).exists():
             print(
-                "kiemtin: interrupted; run the same command with --resume to continue",
+                "kiemtin: the run stopped; the same command with --resume continues it "
+                "from the last checkpoint",
                 file=sys.stderr,
             )
         raise

@@ -272,3 +272,53 @@ def test_ids_of_any_json_or_parquet_type_come_through(tiny_models_root, tmp_path
     pq.write_table(pa.table({"id": [when], "text": ["mày ngu quá"]}), tmp_path / "t.parquet")
     assert main(["classify", str(tmp_path / "t.parquet"), "-o", str(out), *args]) == 0
     assert json.loads(out.read_text())["id"] == when.isoformat()
+
+
+def test_dask_engine_scores_on_a_running_scheduler_given_by_address(tiny_models_root, tmp_path):
+    from dask.distributed import LocalCluster
+
+    src = _posts_file(tmp_path / "posts.jsonl", 400)
+    local, remote = tmp_path / "local.jsonl", tmp_path / "remote.jsonl"
+    _run(_classify_command(src, local, tiny_models_root, "--workers", "1"))
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        result = _run(
+            _classify_command(
+                src,
+                remote,
+                tiny_models_root,
+                "--engine",
+                "dask",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--batch-size",
+                100,
+            )
+        )
+    assert remote.read_bytes() == local.read_bytes()
+    assert "rejected 2" in result.stderr
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tiny_models_root, tmp_path):
+    src = _posts_file(tmp_path / "posts.jsonl", 10)
+    result = subprocess.run(
+        _classify_command(
+            src,
+            tmp_path / "o.jsonl",
+            tiny_models_root,
+            "--engine",
+            "dask",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert "expected the address of a running Dask scheduler" in result.stderr
+    assert "tcp://127.0.0.1:9" in result.stderr
+
+
+def test_scheduler_without_the_dask_engine_is_refused(capsys, tmp_path):
+    code = main(["classify", str(tmp_path / "x.jsonl"), "--scheduler", "tcp://h:8786"])
+    assert code == 2 and "--engine dask" in capsys.readouterr().err
