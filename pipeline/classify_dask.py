@@ -23,6 +23,8 @@ from .classify_files import ScoredChunk, ScoringJob, classifier_for, in_order, s
 from .errors import InputError
 from .ingest import Row
 
+MESSAGE_LOG = 10  # messages each Dask comm keeps for debugging
+
 
 @dataclass(frozen=True)
 class ModelBundle:
@@ -92,8 +94,12 @@ class DaskEngine:
     def start(self) -> None:
         # Dask logs every worker start and stop at INFO; the workers inherit this setting.
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+        # Every comm keeps its last N messages for debugging (1,000 by default); our
+        # messages carry whole chunks, so that log alone grew the client by ~0.5 KB per row.
+        os.environ.setdefault("DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH", str(MESSAGE_LOG))
         logging.getLogger("distributed").setLevel(logging.ERROR)
         try:
+            import dask
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:
             raise InputError(
@@ -103,6 +109,7 @@ class DaskEngine:
                 fix="pip install 'kiemtin[dask]' (or use the local engine).",
             ) from exc
         classifier_for(self.job)  # a broken model directory fails here, before any cluster
+        dask.config.set({"distributed.admin.low-level-log-length": MESSAGE_LOG})
         if self.scheduler:
             try:
                 self.client = Client(self.scheduler, timeout="10s")
