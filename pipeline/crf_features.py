@@ -371,6 +371,12 @@ def model_dir() -> Path:
     return Path(package.__path__[0]) / "models" / MODEL_NAME
 
 
+def dictionary_words() -> frozenset[str]:
+    """The segmenter's dictionary: underthesea's Viet74K word list, lowercased."""
+    words = Path(sys.modules["underthesea"].__path__[0]) / "corpus" / "data" / "Viet74K.txt"
+    return frozenset(line.lower() for line in words.read_text(encoding="utf-8").splitlines())
+
+
 class _Segmenter:
     """underthesea's loaded model, our featurizers and the chunk cache."""
 
@@ -382,14 +388,10 @@ class _Segmenter:
         self.tagger = model.estimator
         self.rust = model.featurizer
         base = str(model_dir())
-        # The model's own data files, read with underthesea's own loader (joblib) as
-        # FastCRFSequenceTagger.load does: the Rust featurizer does not expose them.
-        import joblib
-
-        templates = tuple(joblib.load(join(base, "features.bin")))
-        if templates != TEMPLATES:
-            raise RuntimeError(f"unexpected underthesea feature templates: {templates}")
-        self.dictionary = frozenset(joblib.load(join(base, "dictionary.bin")))
+        # The model's templates are TEMPLATES and its dictionary.bin is exactly the lowercased
+        # lines of underthesea's plain-text Viet74K word list: read that instead of unpickling
+        # (tests compare every feature with the Rust featurizer, which uses the .bin files).
+        self.dictionary = dictionary_words()
         self.known = model_attributes(join(base, "models.bin"))
         self.tagger_features = Featurizer(
             self.dictionary, self.rust, EVERYTHING if self.known is None else self.known
