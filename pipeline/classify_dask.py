@@ -82,8 +82,6 @@ def _warm_up(bundle: ModelBundle, job: ScoringJob) -> int:
 class DaskEngine:
     """Chunks scored by the workers of a Dask cluster (a LocalCluster without an address)."""
 
-    name = "dask"
-
     def __init__(self, job: ScoringJob, workers: int, scheduler: str | None = None):
         self.job = job
         self.workers = max(1, workers)

@@ -85,8 +85,6 @@ class LocalEngine:
     At most two chunks per worker are in flight, so memory does not grow with the input.
     """
 
-    name = "local"
-
     def __init__(self, job: ScoringJob, workers: int):
         self.job = job
         self.workers = max(1, workers)
@@ -144,7 +142,6 @@ class RunSummary:
     rejected: int = 0
     items: int = 0
     scored_this_run: int = 0
-    resumed_from: int = 0  # input items already done by the run this one resumed
     startup_seconds: float = 0.0
     scoring_seconds: float = 0.0
     rejects_path: Path | None = None
@@ -241,7 +238,7 @@ def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -
         count=checkpoint.rejected if checkpoint else 0,
     )
     if checkpoint:
-        summary.resumed_from = summary.items = checkpoint.items
+        summary.items = checkpoint.items
         summary.scored, summary.rejected = checkpoint.scored, checkpoint.rejected
     items = read_inputs(run.inputs, run.text_column, run.id_column, run.max_chars)
     items = islice(items, summary.items, None)  # rows done by the run we resume
