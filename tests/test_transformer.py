@@ -24,6 +24,7 @@ from pipeline.model.transformer import (
 )
 
 from .conftest import HOSTILE_NAMES, _vihsd_rows
+from .onnx_parity import assert_fp32_matches, assert_int8_agrees
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -387,13 +388,18 @@ def test_without_torch_and_transformers_a_transformer_directory_says_how_to_inst
 
 
 def test_onnx_export_scores_like_torch(model_dir, model, tmp_path):
-    onnx = pytest.importorskip("pipeline.model.onnx_runtime")
     pytest.importorskip("onnxruntime")
     from pipeline.model.directory import load_model
+    from pipeline.model.onnx_runtime import OnnxEncoder, export_onnx
 
     copy = shutil.copytree(model_dir, tmp_path / "hostile" / "transformer-1")
-    onnx.export_onnx(copy / "encoder")
+    export_onnx(copy / "encoder")
     exported = load_model(copy)
     assert exported.backend_ == "onnx"
-    texts = [r["text"] for r in _vihsd_rows("test", 60)]
-    assert np.abs(exported.predict_proba(texts) - model.predict_proba(texts)).max() < 0.01
+    texts = [r["text"] for r in _vihsd_rows("test", N_TEST)]
+    p_torch = model.predict_proba(texts)
+    assert_int8_agrees(exported.predict_proba(texts), p_torch, risk_columns=[1, 2])
+    # The same scorer on the fp32 graph: tokenising, calibration and all, exactly torch's.
+    export_onnx(copy / "encoder", int8=False)
+    exported.onnx_ = OnnxEncoder(copy / "encoder", int8=False)
+    assert_fp32_matches(exported.predict_proba(texts), p_torch)
