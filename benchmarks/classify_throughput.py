@@ -162,7 +162,7 @@ def baseline_worker(src: Path, tasks: list[str]) -> None:
     from sklearn.pipeline import Pipeline
     from underthesea import word_tokenize
 
-    from pipeline.corpora import load_corpus
+    from pipeline.training.corpora import load_corpus
 
     pipelines = {}
     for task in tasks:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.similarity import (
+from pipeline.text.similarity import (
     NEAR_DUPLICATE,
     SUGGEST_MIN,
     band_keys,

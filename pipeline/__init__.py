@@ -2,7 +2,8 @@
 
 The few names notebooks, ``train.py`` and ``classify.py`` need. Heavy ones are imported on
 first use so ``import pipeline`` stays fast. Stages whose module and function share a name
-(``pipeline.segment.segment``, ``pipeline.prepare.prepare``) are reached through their module.
+(``pipeline.text.segment.segment``, ``pipeline.text.prepare.prepare``) are reached through
+their module.
 
 >>> import pipeline
 >>> pipeline.normalise("Ko bít j hết")
@@ -12,21 +13,21 @@ first use so ``import pipeline`` stays fast. Stages whose module and function sh
 from importlib import import_module
 
 # Bound eagerly: importing the submodule later would otherwise shadow the function.
-from .normalise import normalise as normalise
-from .normalise import normalise_with_offsets as normalise_with_offsets
+from .text.normalise import normalise as normalise
+from .text.normalise import normalise_with_offsets as normalise_with_offsets
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "segment_batch": "pipeline.segment",
+    "segment_batch": "pipeline.text.segment",
     "load_task": "pipeline.tasks",
-    "load_corpus": "pipeline.corpora",
+    "load_corpus": "pipeline.training.corpora",
     "load_model": "pipeline.model.directory",
     "current_model_dir": "pipeline.model.directory",
     "LinearScorer": "pipeline.model.linear",
-    "Classifier": "pipeline.score",
-    "read_rows": "pipeline.ingest",
-    "train_model": "pipeline.train",
+    "Classifier": "pipeline.model.classifier",
+    "read_rows": "pipeline.batch.inputs",
+    "train_model": "pipeline.training.train",
     "KiemtinError": "pipeline.errors",
 }
 

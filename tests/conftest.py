@@ -43,7 +43,7 @@ def tiny_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models_root(tmp_path_factory, tiny_corpus) -> Path:
-    from pipeline.train import train_model
+    from pipeline.training.train import train_model
 
     root = tmp_path_factory.mktemp("models")
     train_model("hostile", tiny_corpus, models_root=root, hyperparameters={"cv_folds": 3})

@@ -7,8 +7,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.model.directory import current_model_dir, load_model
-
-from .conftest import BUNDLED_MODELS, REPO, require_corpora
+from tests.conftest import BUNDLED_MODELS, REPO, require_corpora
 
 TARGETS = {
     "hostile": ("vihsd/test", "macro_f1", 0.64),
@@ -82,8 +81,8 @@ def test_the_recorded_train_command_rebuilds_the_committed_model(task, tmp_path,
 
 @pytest.mark.parametrize("task", ["hostile", "false"])
 def test_committed_model_cards_are_what_the_card_generator_writes(task):
-    from pipeline.corpora import load_corpus
-    from pipeline.model_card import render_model_card
+    from pipeline.model.card import render_model_card
+    from pipeline.training.corpora import load_corpus
 
     corpora = require_corpora()
     committed_dir, metrics = _committed(task)

@@ -9,8 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-
-from .conftest import REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES
 
 
 def _classify(models_root, *args):
@@ -153,7 +152,7 @@ def test_stdin_jsonl_through_the_classify_script(tiny_models_root, tmp_path):
 def test_a_row_that_breaks_scoring_is_rejected_and_its_batch_is_still_scored(
     tiny_models_root, tmp_path, monkeypatch
 ):
-    import pipeline.score as score_mod
+    import pipeline.model.classifier as score_mod
 
     real_prepare = score_mod.prepare
 

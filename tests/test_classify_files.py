@@ -17,8 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-
-from .conftest import REPO, require_corpora
+from tests.conftest import REPO, require_corpora
 
 
 def _vihsd_texts(limit: int, offset: int = 0) -> list[str]:
@@ -128,9 +127,9 @@ def test_resume_cuts_away_output_written_after_the_last_checkpoint(tiny_models_r
     lines = full.read_bytes().splitlines(keepends=True)
     done = b"".join(lines[:300])  # input lines 1-300 are all scored rows
     partial.write_bytes(done + lines[300][:40])  # and half of the next chunk's first row
-    from pipeline.classify_files import ClassifyRun, classifier_for
+    from pipeline.batch.checkpoint import Checkpoint
+    from pipeline.batch.run import ClassifyRun, classifier_for
     from pipeline.model.directory import current_model_dir
-    from pipeline.resume import Checkpoint
 
     run = ClassifyRun(
         [str(src)],
@@ -148,9 +147,9 @@ def test_resume_cuts_away_output_written_after_the_last_checkpoint(tiny_models_r
 def test_resume_refuses_other_options_than_the_interrupted_run(tiny_models_root, tmp_path, capsys):
     src = _posts_file(tmp_path / "posts.jsonl", 300)
     out = tmp_path / "scores.jsonl"
-    from pipeline.classify_files import ClassifyRun, classifier_for
+    from pipeline.batch.checkpoint import Checkpoint
+    from pipeline.batch.run import ClassifyRun, classifier_for
     from pipeline.model.directory import current_model_dir
-    from pipeline.resume import Checkpoint
 
     run = ClassifyRun(
         [str(src)],

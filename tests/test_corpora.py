@@ -1,4 +1,4 @@
-"""Tests for pipeline.corpora: the reference corpora as delivered, tiny fixtures, cards, samples."""
+"""Tests for pipeline.training.corpora: reference corpora as delivered, fixtures, cards, samples."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.corpora import (
+from pipeline.errors import CorpusError, InputError
+from pipeline.tasks import load_task
+from pipeline.training.corpora import (
     FALSE_LABELS,
     HOSTILE_LABELS,
     VIHOS_LABELS,
     Corpus,
     load_corpus,
 )
-from pipeline.errors import CorpusError, InputError
-from pipeline.tasks import load_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "corpora"

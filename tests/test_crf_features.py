@@ -1,4 +1,4 @@
-"""pipeline.crf_features gives exactly what underthesea gives, only faster.
+"""pipeline.text.crf_features gives exactly what underthesea gives, only faster.
 
 Reference: ``underthesea_core.CRFFeaturizer.process`` for the feature strings and
 ``underthesea.word_tokenize(text, use_token_normalize=False)`` for the words, on a seeded
@@ -16,10 +16,9 @@ import pytest
 from underthesea import word_tokenize
 from underthesea.pipeline.word_tokenize.regex_tokenize import tokenize
 
-from pipeline import crf_features
-from pipeline.normalise import normalise_with_offsets
-
-from .conftest import require_corpora
+from pipeline.text import crf_features
+from pipeline.text.normalise import normalise_with_offsets
+from tests.conftest import require_corpora
 
 # Corpus, text column, rows sampled per split: ReINTEL posts are long, so fewer of them.
 SAMPLE = (("vihsd", "free_text", 550), ("vihos", "content", 250), ("reintel", "post_message", 40))

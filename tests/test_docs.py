@@ -4,8 +4,7 @@ import argparse
 import re
 
 from pipeline.cli import _build_parser
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

@@ -8,15 +8,15 @@ import pytest
 MODULES = [
     "pipeline",
     "pipeline.tasks",
-    "pipeline.segment",
-    "pipeline.features",
-    "pipeline.evaluate",
-    "pipeline.outputs",
-    "pipeline.score",
-    "pipeline.mask",
-    "pipeline.similarity",
-    "pipeline.safe_markdown",
-    "pipeline.registry",
+    "pipeline.text.segment",
+    "pipeline.model.tfidf",
+    "pipeline.training.metrics",
+    "pipeline.batch.outputs",
+    "pipeline.model.classifier",
+    "pipeline.text.mask",
+    "pipeline.text.similarity",
+    "pipeline.web.markdown",
+    "pipeline.model.registry",
 ]
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.evaluate import (
+from pipeline.training.metrics import (
     expected_calibration_error,
     has_no_diacritics,
     has_teencode,
@@ -43,8 +43,8 @@ def test_calibration_error_is_small_for_calibrated_and_large_for_overconfident_s
 
 
 def test_a_test_set_without_long_posts_gets_empty_slices_not_a_crash(tiny_model):
-    from pipeline.evaluate import evaluate
-    from pipeline.prepare import prepare
+    from pipeline.text.prepare import prepare
+    from pipeline.training.metrics import evaluate
 
     texts = ["Thằng này ngu vl", "Hôm nay trời đẹp quá", "Bọn nó toàn lũ ăn cắp"]
     result = evaluate(tiny_model, prepare(texts), ["offensive", "clean", "hate"])

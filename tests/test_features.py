@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import pipeline.features as features_module
-from pipeline.features import TextFeatures
+import pipeline.model.tfidf as features_module
 from pipeline.model.directory import current_model_dir, load_model
-from pipeline.prepare import Prepared, prepare
-
-from .conftest import BUNDLED_MODELS, require_corpora
+from pipeline.model.tfidf import TextFeatures
+from pipeline.text.prepare import Prepared, prepare
+from tests.conftest import BUNDLED_MODELS, require_corpora
 
 N_VIHSD = 2000
 AWKWARD = [

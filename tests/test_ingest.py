@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.batch.inputs import Reject, Row, read_rows
 from pipeline.errors import InputError
-from pipeline.ingest import Reject, Row, read_rows
 
 
 def _split(items):

@@ -11,9 +11,8 @@ from pipeline.store import add_scored, add_user, adjudicate, record_answer
 from pipeline.store.db import make_engine, session_factory
 from pipeline.store.labels import COLUMNS
 from pipeline.store.tables import Item
-
-from .conftest import REPO
-from .store.conftest import scored
+from tests.conftest import REPO
+from tests.store.conftest import scored
 
 POSTS = (
     "Mày ngu như bò, nói hoài không hiểu, đúng là hết thuốc chữa",

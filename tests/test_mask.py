@@ -1,4 +1,4 @@
-from pipeline.mask import MASK, mask_personal_data
+from pipeline.text.mask import MASK, mask_personal_data
 
 
 def test_phone_email_and_handle_are_masked_with_the_same_length():

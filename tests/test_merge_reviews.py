@@ -8,10 +8,9 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.errors import CorpusError
-from pipeline.mask import mask_personal_data
-from pipeline.train import train_model
-
-from .conftest import _vihsd_rows
+from pipeline.text.mask import mask_personal_data
+from pipeline.training.train import train_model
+from tests.conftest import _vihsd_rows
 
 PHONE_POST = "Thằng lừa đảo này bán hàng giả, ai bị lừa gọi 0912345678 mà đòi tiền nhé"
 NEW_POST = "Lũ chúng mày toàn đồ ăn hại, cút hết về quê đi cho sạch xã hội"
@@ -86,8 +85,7 @@ def test_train_reads_reviews_straight_from_the_review_database(corpus, tmp_path,
     from pipeline.store import add_scored, add_user, record_answer
     from pipeline.store.db import make_engine, session_factory, upgrade
     from pipeline.store.tables import Item
-
-    from .store.conftest import scored
+    from tests.store.conftest import scored
 
     url = f"sqlite:///{tmp_path / 'reviews.db'}"
     upgrade(url)

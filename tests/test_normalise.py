@@ -1,4 +1,4 @@
-"""Tests for pipeline.normalise.
+"""Tests for pipeline.text.normalise.
 
 Golden cases live in tests/data/normalise_golden.jsonl, one JSON object per line:
 {"id": "<rule>-<n>", "input": ..., "expected": ...}. JSON string escapes (\\u200b, \\u0300)
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import KiemtinError
-from pipeline.normalise import (
+from pipeline.text.normalise import (
     NORMALISER_NAME,
     NORMALISER_VERSION,
     Normalised,
@@ -30,8 +30,8 @@ from pipeline.normalise import (
     normalise_with_offsets,
 )
 
-# The module itself: `pipeline.normalise` the attribute is the function of the same name.
-normalise_module = importlib.import_module("pipeline.normalise")
+# The module itself: `pipeline.text.normalise` the attribute is the function of the same name.
+normalise_module = importlib.import_module("pipeline.text.normalise")
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "normalise_golden.jsonl"
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"

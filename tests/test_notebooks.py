@@ -18,9 +18,8 @@ import pytest
 from nbclient import NotebookClient
 
 from pipeline.model.directory import current_model_dir
-from pipeline.normalise import personal_data_spans
-
-from .conftest import CORPORA, REPO
+from pipeline.text.normalise import personal_data_spans
+from tests.conftest import CORPORA, REPO
 
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ("error_analysis.ipynb", "queue_thresholds.ipynb")

@@ -7,8 +7,7 @@ from pipeline.store import rebuttals as rb
 from pipeline.store.db import make_engine, session_factory
 from pipeline.store.queue import add_scored, record_answer
 from pipeline.store.tables import Item, User
-
-from .store.conftest import scored
+from tests.store.conftest import scored
 
 POST = "Bọn <b>miền đó</b> toàn lũ ăn cắp, gọi 0912345678 mà hỏi"
 

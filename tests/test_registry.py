@@ -12,14 +12,13 @@ import shutil
 
 import pytest
 
-from pipeline import registry
 from pipeline.cli import main
 from pipeline.errors import KiemtinError, ModelDirError
+from pipeline.model import registry
 from pipeline.store import audit
 from pipeline.store.db import make_engine, session_factory
-from pipeline.train import train_model
-
-from .store.conftest import migrated_database
+from pipeline.training.train import train_model
+from tests.store.conftest import migrated_database
 
 REASON = "5% model kept for the drift study; accepted by the trainers' meeting"
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import CorpusError, ModelDirError
-from pipeline.report import PLOTS, evaluate_model
-
-from .conftest import _vihsd_rows
+from pipeline.training.report import PLOTS, evaluate_model
+from tests.conftest import _vihsd_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCRIPT_POST = "<script>alert('x')</script> Đồ óc chó ngu như bò, cút mẹ mày đi"
@@ -55,7 +54,7 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def second_models_root(tmp_path_factory, tiny_corpus) -> Path:
     """A models root whose CURRENT hostile model is a weaker one: 600 training rows."""
-    from pipeline.train import train_model
+    from pipeline.training.train import train_model
 
     d = tmp_path_factory.mktemp("small_corpus")
     with open(tiny_corpus / "train.csv", encoding="utf-8", newline="") as f:
@@ -105,8 +104,8 @@ def test_the_report_is_a_page_its_metrics_and_three_real_pngs(report):
 
 
 def test_metrics_json_is_what_evaluate_says_on_the_same_data(report, tiny_model, corpus):
-    from pipeline.evaluate import evaluate
-    from pipeline.prepare import prepare
+    from pipeline.text.prepare import prepare
+    from pipeline.training.metrics import evaluate
 
     written = json.loads(report.metrics_path.read_text(encoding="utf-8"))
     _, texts, labels = _split(corpus)
@@ -140,7 +139,7 @@ def test_the_teencode_slice_holds_the_texts_with_teencode(tmp_path, tiny_model_d
 
 
 def test_worst_errors_are_wrong_and_the_surest_first(report, tiny_model, corpus):
-    from pipeline.prepare import prepare
+    from pipeline.text.prepare import prepare
 
     ids, texts, labels = _split(corpus)
     proba = tiny_model.predict_proba(prepare(texts))
@@ -230,7 +229,7 @@ def test_the_same_inputs_give_the_same_bytes(tmp_path, report, tiny_model_dir, c
 
 
 def test_what_cannot_be_evaluated_is_refused_with_a_reason(tmp_path, tiny_model_dir, corpus):
-    from .conftest import BUNDLED_MODELS
+    from tests.conftest import BUNDLED_MODELS
 
     with pytest.raises(ModelDirError, match="no such directory"):
         evaluate_model(tmp_path / "nope", corpus, tmp_path / "out")
@@ -293,8 +292,7 @@ def test_cli_refuses_with_exit_code_2_and_says_why(
 
 def test_cli_refuses_a_corpus_of_another_task(tmp_path, capsys):
     from pipeline.cli import main
-
-    from .conftest import BUNDLED_MODELS, require_corpora
+    from tests.conftest import BUNDLED_MODELS, require_corpora
 
     corpora = require_corpora()
     code = main(["evaluate", str(BUNDLED_MODELS / "false" / "linear-1"), "--corpus",
@@ -304,7 +302,7 @@ def test_cli_refuses_a_corpus_of_another_task(tmp_path, capsys):
 
 
 def test_two_models_of_the_same_name_are_told_apart_by_their_directories():
-    from pipeline.report import display_names
+    from pipeline.training.report import display_names
 
     m = {"model": "hostile/linear-1", "model_dir": "models/hostile/linear-1"}
     other = {"model": "hostile/linear-1", "model_dir": "/tmp/m/hostile/linear-1"}

@@ -18,9 +18,8 @@ from pipeline.store import add_user
 from pipeline.store.db import make_engine, session_factory
 from pipeline.store.tables import Answer, AuditEntry, Item, Job
 from pipeline.web.app import WebSettings, create_app
-
-from .conftest import _vihsd_rows
-from .web.conftest import csrf_of, log_in
+from tests.conftest import _vihsd_rows
+from tests.web.conftest import csrf_of, log_in
 
 PASSWORD = "a long enough password"
 TRAIN_ROWS, POSTS, TEST_ROWS, ANSWERS = 1500, 800, 1500, 200

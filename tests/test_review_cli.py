@@ -7,8 +7,7 @@ import json
 from pipeline.cli import main
 from pipeline.store.db import make_engine, session_factory
 from pipeline.store.tables import Item, User
-
-from .conftest import SAMPLES
+from tests.conftest import SAMPLES
 
 
 def test_a_team_lead_sets_up_accounts_and_fills_the_queue(

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.segment import segment, segment_batch
+from pipeline.text.segment import segment, segment_batch
 
 
 def test_segment_joins_syllables_of_a_word_with_underscores():
@@ -25,7 +25,7 @@ def test_word_spans_point_at_the_words_in_the_text():
 
 
 def test_batch_keeps_order_and_segments_repeated_texts_once(monkeypatch):
-    import pipeline.segment as seg_mod
+    import pipeline.text.segment as seg_mod
 
     texts = ["trời hôm nay đẹp quá", "bác sĩ khám bệnh", "trời hôm nay đẹp quá", ""]
     expected = [segment(t) for t in texts]
@@ -38,7 +38,7 @@ def test_batch_keeps_order_and_segments_repeated_texts_once(monkeypatch):
 
 
 def test_parallel_workers_give_the_same_result_as_one(monkeypatch):
-    import pipeline.segment as seg_mod
+    import pipeline.text.segment as seg_mod
 
     monkeypatch.setattr(seg_mod, "MIN_TEXTS_PER_WORKER", 2)
     texts = [f"bài viết số {i} về giá xăng tăng mạnh ở Hà Nội" for i in range(40)]

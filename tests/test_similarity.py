@@ -6,7 +6,7 @@ from statistics import mean
 import numpy as np
 import pytest
 
-from pipeline.similarity import (
+from pipeline.text.similarity import (
     BANDS,
     NEAR_DUPLICATE,
     SUGGEST_MIN,

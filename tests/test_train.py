@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.cli import _build_parser, _reproduce_command
 from pipeline.errors import CorpusError
-from pipeline.train import train_model
+from pipeline.training.train import train_model
 
 FILES = ("config.json", "weights.safetensors", "vocabulary.json", "metrics.json", "README.md")
 

@@ -22,9 +22,8 @@ from pipeline.model.transformer import (
     base_model_licence,
     hold_out_dev,
 )
-
-from .conftest import HOSTILE_NAMES, _vihsd_rows
-from .onnx_parity import assert_fp32_matches, assert_int8_agrees
+from tests.conftest import HOSTILE_NAMES, _vihsd_rows
+from tests.onnx_parity import assert_fp32_matches, assert_int8_agrees
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -73,7 +72,7 @@ def encoder(tmp_path_factory, corpus):
     """A 2-layer, 64-wide BERT with a WordPiece vocabulary from the training texts,
     segmented the way the scorer feeds them (`sinh_viên` stays one word)."""
     from pipeline.model.encoder_builder import build_encoder
-    from pipeline.prepare import prepare
+    from pipeline.text.prepare import prepare
 
     texts = [r["text"] for r in _vihsd_rows("train", N_TRAIN)]
     segmented = [p.segmented_text for p in prepare(texts)]
@@ -91,7 +90,7 @@ def encoder(tmp_path_factory, corpus):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, corpus, encoder):
-    from pipeline.train import train_model
+    from pipeline.training.train import train_model
 
     root = tmp_path_factory.mktemp("models")
     started = time.perf_counter()
@@ -221,7 +220,7 @@ def test_explain_returns_words_whose_spans_slice_the_original_text(model):
 
 def test_explain_weights_are_the_probability_lost_without_the_word(model):
     from pipeline.model.calibration import calibrated_proba
-    from pipeline.prepare import prepare
+    from pipeline.text.prepare import prepare
 
     [p] = prepare(["Thằng này ngu như bò"])
     proba = model.predict_proba([p])

@@ -9,8 +9,8 @@ from typing import TypedDict
 import numpy as np
 
 from ..errors import InputError
-from ..prepare import Prepared, as_prepared
 from ..tasks import Task
+from ..text.prepare import Prepared, as_prepared
 
 WEIGHT_DIGITS = 4  # a word's weight is rounded to this many decimals
 

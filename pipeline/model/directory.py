@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 from ..errors import ModelDirError
-from ..prepare import PREPROCESSING
 from ..tasks import Task
+from ..text.prepare import PREPROCESSING
 from .base import Scorer
 
 FORMAT = "kiemtin-model/1"

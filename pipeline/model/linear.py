@@ -15,11 +15,11 @@ from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from ..features import CHUNK_DOCS, Encoded, TextFeatures
-from ..prepare import PREPROCESSING, Prepared, as_prepared
 from ..tasks import Task
+from ..text.prepare import PREPROCESSING, Prepared, as_prepared
 from .base import Scorer, Word, labels_to_ids, top_words_batch
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
+from .tfidf import CHUNK_DOCS, Encoded, TextFeatures
 
 WEIGHTS_FILE = "weights.safetensors"
 VOCABULARY_FILE = "vocabulary.json"

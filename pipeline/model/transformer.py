@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ModelDirError
-from ..prepare import PREPROCESSING, Prepared, as_prepared
 from ..tasks import Task
+from ..text.prepare import PREPROCESSING, Prepared, as_prepared
 from .base import Scorer, Word, labels_to_ids, top_words
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
 

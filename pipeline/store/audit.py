@@ -90,7 +90,7 @@ def export(session: Session, out: str | os.PathLike | IO[str]) -> int:
     A path is written as ``PATH.partial`` and renamed when complete; an open text stream
     (e.g. ``sys.stdout``) is written as is. The same table gives the same bytes.
     """
-    from ..outputs import write_atomically
+    from ..batch.outputs import write_atomically
 
     return write_atomically(out, lambda stream: _write_entries(session, stream))
 

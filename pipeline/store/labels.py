@@ -1,7 +1,7 @@
 """Reviewed labels leave the store as corpus files, and Label Studio files come in.
 
 ``export_labels`` writes every item with a decided label (status ``answered`` or ``done``)
-as JSON Lines or CSV that ``pipeline.corpora.load_corpus`` (and so ``train.py``) reads, or
+as JSON Lines or CSV that ``pipeline.training.corpora.load_corpus`` (and so ``train.py``) reads, or
 as a Label Studio JSON array of tasks. Exports stream (items in id order, a batch at a
 time, the answers of a batch in one query) and are deterministic: the same database gives
 the same bytes.
@@ -42,9 +42,9 @@ from typing import IO
 from sqlalchemy import BigInteger, Engine, String, select
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
+from ..batch.outputs import write_atomically
 from ..errors import InputError
 from ..model import DEFAULT_MODELS_ROOT
-from ..outputs import write_atomically
 from . import audit
 from .db import session_factory, writing
 from .queue import (
@@ -480,7 +480,7 @@ def import_label_studio(
 def _classifiers(names: list[str], models_root) -> dict:
     if not names:
         return {}
-    from ..score import Classifier
+    from ..model.classifier import Classifier
 
     root = Path(models_root) if models_root is not None else DEFAULT_MODELS_ROOT
     return {name: Classifier.from_models_root(root, [name]) for name in names}

@@ -289,8 +289,8 @@ class _RecordError(ValueError):
 
 def _parse_record(line: int, record: object) -> _Post:
     """Validate one scored record, mask it and compute its keys; raises _RecordError."""
-    from ..mask import mask_personal_data
-    from ..similarity import fold, signature
+    from ..text.mask import mask_personal_data
+    from ..text.similarity import fold, signature
 
     if not isinstance(record, dict):
         raise _RecordError(f"expected a JSON object, found {type(record).__name__}")
@@ -309,7 +309,7 @@ def _parse_record(line: int, record: object) -> _Post:
             "mask_personal_data",
             expected="masked text as long as the original",
             found=f"{len(text_)} characters in, {len(masked)} out",
-            fix="This is a bug in pipeline.mask; report it with the post.",
+            fix="This is a bug in pipeline.text.mask; report it with the post.",
         )
     tasks = []
     for task, score in scores.items():
@@ -402,7 +402,7 @@ def _add_batch(
 ) -> None:
     """Insert the batch's new items. ``join_groups=False`` leaves every new item standing
     alone (others may still join it later): for callers that place items themselves."""
-    from ..similarity import NEAR_DUPLICATE, band_keys, jaccard
+    from ..text.similarity import NEAR_DUPLICATE, band_keys, jaccard
 
     with writing(session):
         if is_postgresql(session):

@@ -7,7 +7,7 @@ own then, so later near-duplicates join it and the rebuttal serves them too); so
 with the right approves it (a trainer, an admin, or a communicator holding
 ``approves_rebuttals``; never its author or last editor); then it is published. The editor
 suggests the earlier narratives most similar to this one that have an approved rebuttal,
-through the same similarity as the groups (``pipeline.similarity``). Every write is audited;
+through the same similarity as the groups (``pipeline.text.similarity``). Every write is audited;
 drafts use optimistic locking like items (``version``).
 """
 
@@ -149,9 +149,9 @@ def suggestions(session: Session, item_id: int, k: int = SUGGESTIONS) -> list[Su
     published) rebuttal, one per narrative, most similar first.
 
     Every post of each such narrative is compared (a reworded post may be closest to a
-    member rather than to the representative), through ``pipeline.similarity``.
+    member rather than to the representative), through ``pipeline.text.similarity``.
     """
-    from ..similarity import most_similar
+    from ..text.similarity import most_similar
 
     item = representative(session, _get_item(session, item_id))
     approved_groups = (
@@ -413,9 +413,9 @@ def rebuttals(session: Session, status: str | None = None, limit: int = 100) -> 
 
 
 def group_pack(session: Session, group_id: int):
-    """What a narrative's rebuttal pack holds (``pipeline.rebuttal_pack`` writes it): the
+    """What a narrative's rebuttal pack holds (``pipeline.web.pack`` writes it): the
     narrative, a few of its posts, and its approved and published rebuttals."""
-    from ..rebuttal_pack import Pack, PackRebuttal
+    from ..web.pack import Pack, PackRebuttal
 
     group = session.get(Group, group_id)
     if group is None:

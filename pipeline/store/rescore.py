@@ -83,7 +83,7 @@ def run_rescore(
     progress: Callable[[int], None] | None = None,
 ) -> Job:
     """Do (or continue) job ``job_id``; ``progress(n)`` is called after each batch of n."""
-    from ..score import Classifier
+    from ..model.classifier import Classifier
 
     with sessions() as session:
         job = get_job(session, job_id)

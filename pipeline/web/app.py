@@ -228,7 +228,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             raise HTTPException(400, str(exc)) from exc
 
     # Queue, item, answers and audit routes; narratives and rebuttals.
-    from . import routes_rebuttals, routes_review
+    from .routes import rebuttals as routes_rebuttals
+    from .routes import review as routes_review
 
     for routes in (routes_review, routes_rebuttals):
         routes.register(

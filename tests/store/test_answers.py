@@ -24,10 +24,9 @@ from pipeline.store import (
 from pipeline.store.audit import entries
 from pipeline.store.queue import next_items
 from pipeline.store.tables import Answer, Item
-
-from .conftest import scored
-from .test_ingest import CHANH, CHANH_REWORDED, UNRELATED
-from .test_queue import posts
+from tests.store.conftest import scored
+from tests.store.test_ingest import CHANH, CHANH_REWORDED, UNRELATED
+from tests.store.test_queue import posts
 
 CHANH_AGAIN = "Chia sẻ ngay: uống nước chanh nóng mỗi sáng chữa khỏi ung thư cho mọi người!"
 

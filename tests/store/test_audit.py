@@ -12,9 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from pipeline.store import add_scored, add_user, adjudicate, record_answer, split_from_group
 from pipeline.store.audit import AuditAppendOnlyError, entries, export, record
 from pipeline.store.tables import AuditEntry
-
-from .conftest import backend, scored
-from .test_ingest import CHANH, CHANH_REWORDED, UNRELATED
+from tests.store.conftest import backend, scored
+from tests.store.test_ingest import CHANH, CHANH_REWORDED, UNRELATED
 
 
 def _some_history(session):

@@ -18,9 +18,8 @@ from sqlalchemy import func, select
 
 from pipeline.store import ConflictError, add_scored, add_user, get_item, record_answer
 from pipeline.store.tables import Answer, AuditEntry, Item, User
-
-from .conftest import scored
-from .test_queue import posts
+from tests.store.conftest import scored
+from tests.store.test_queue import posts
 
 THREADS = 20
 OWN = 100

@@ -96,8 +96,7 @@ def test_migration_0003_backfills_when_each_label_was_decided(db_url, engine, se
     from pipeline.store import add_scored, add_user, adjudicate, record_answer
     from pipeline.store.audit import entries
     from pipeline.store.tables import Answer, Item
-
-    from .conftest import scored
+    from tests.store.conftest import scored
 
     with sessions() as s:
         add_user(s, "lan", "reviewer", "lan password")

@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from pipeline.store import add_scored, add_scored_file, add_user, record_answer
 from pipeline.store.audit import entries
 from pipeline.store.tables import Group, Item, ItemBand
-
-from .conftest import scored
+from tests.store.conftest import scored
 
 PERSONAL = "Gọi 0912 345 678 hoặc chi.tran@mail.vn, hỏi @chitran: mày ngu vl"
 CHANH = "Uống nước chanh nóng chữa khỏi ung thư, chia sẻ ngay cho mọi người!"

@@ -17,10 +17,7 @@ import numpy as np
 import pytest
 from sqlalchemy import event, func, insert, select, update
 
-from pipeline.corpora import load_corpus
 from pipeline.errors import InputError
-from pipeline.evaluate import slice_masks
-from pipeline.similarity import fold
 from pipeline.store import (
     add_scored,
     add_user,
@@ -35,10 +32,12 @@ from pipeline.store.audit import entries
 from pipeline.store.db import make_engine, session_factory, upgrade
 from pipeline.store.labels import COLUMNS, _ArrayReader
 from pipeline.store.tables import Answer, Group, Item, User
-
-from ..conftest import REPO, require_corpora
-from .conftest import backend, migrated_database, scored
-from .test_queue import posts
+from pipeline.text.similarity import fold
+from pipeline.training.corpora import load_corpus
+from pipeline.training.metrics import slice_masks
+from tests.conftest import REPO, require_corpora
+from tests.store.conftest import backend, migrated_database, scored
+from tests.store.test_queue import posts
 
 FOREIGN = REPO / "tests" / "data" / "label_studio_foreign.json"
 PROBAS = ((0.7, 0.2, 0.1), (0.2, 0.5, 0.3), (0.1, 0.2, 0.7))
@@ -372,7 +371,7 @@ def test_a_model_trained_on_an_export_says_what_it_saw(tmp_path):
             f.write(json.dumps({"id": f"test-{i}", "text": t, "label": label},
                                ensure_ascii=False) + "\n")
 
-    from pipeline.train import train_model
+    from pipeline.training.train import train_model
 
     result = train_model("hostile", corpus_dir, models_root=tmp_path / "models",
                          hyperparameters={"cv_folds": 3})

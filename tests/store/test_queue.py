@@ -10,8 +10,7 @@ from pipeline.errors import InputError
 from pipeline.store import add_scored, add_user, next_items, record_answer
 from pipeline.store.queue import group_size, group_sizes, neighbours, status_counts, tasks
 from pipeline.store.tables import Item
-
-from .conftest import scored
+from tests.store.conftest import scored
 
 WORDS = (
     "tin nóng bà con chia sẻ ngay vắc xin gây hại nước chanh chữa bệnh công an xã thông báo "

@@ -9,14 +9,13 @@ from io import BytesIO
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.rebuttal_pack import pack_html, pack_markdown, pack_zip, write_pack
 from pipeline.store import ConflictError, ForbiddenError, add_scored, add_user, record_answer
 from pipeline.store import rebuttals as rb
 from pipeline.store.audit import entries
 from pipeline.store.tables import Item
 from pipeline.store.users import set_approver
-
-from .conftest import scored
+from pipeline.web.pack import pack_html, pack_markdown, pack_zip, write_pack
+from tests.store.conftest import scored
 
 HOAX = (
     "KHẨN: Bộ Y tế xác nhận uống nước chanh nóng mỗi sáng chữa khỏi ung thư giai đoạn cuối, "

@@ -11,9 +11,8 @@ from pipeline.store.audit import entries
 from pipeline.store.queue import next_items
 from pipeline.store.rescore import get_job, run_rescore, start_rescore
 from pipeline.store.tables import Item
-
-from ..conftest import _vihsd_rows
-from .conftest import scored
+from tests.conftest import _vihsd_rows
+from tests.store.conftest import scored
 
 
 @pytest.fixture

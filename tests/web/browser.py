@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORD
+from tests.web.conftest import PASSWORD
 
 CHROMIUM = os.environ.get("KIEMTIN_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

@@ -10,8 +10,7 @@ from pipeline.store.queue import add_scored
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app
 from pipeline.web.security import ROLES, LoginRateLimiter
-
-from ..store.conftest import (  # noqa: F401 - fixtures
+from tests.store.conftest import (  # noqa: F401 - fixtures
     db_url,
     engine,
     fast_password_hashing,

@@ -8,8 +8,7 @@ from pipeline.errors import InputError
 from pipeline.store.tables import Item
 from pipeline.web.app import WebSettings
 from pipeline.web.security import PERMISSIONS, ROLES
-
-from .conftest import PASSWORD, confirmed_draft, csrf_of, log_in
+from tests.web.conftest import PASSWORD, confirmed_draft, csrf_of, log_in
 
 
 def _item_id(sessions, source_id: str) -> int:
@@ -154,8 +153,7 @@ def test_the_app_refuses_a_weak_secret_key():
 
 def test_agreement_between_two_reviewers_is_shown_as_kappa(app, as_user, engine, sessions):
     from pipeline.store.queue import add_scored, record_answer
-
-    from .conftest import scored
+    from tests.web.conftest import scored
 
     texts = ["Giá xăng tăng mạnh từ chiều nay", "Đội tuyển thắng trận bán kết tối qua",
              "Mưa lớn gây ngập nhiều tuyến phố", "Chợ hoa xuân mở cửa đến khuya"]

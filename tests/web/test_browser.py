@@ -11,10 +11,9 @@ from pipeline.store.queue import add_scored
 from pipeline.store.tables import Item
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app
-
-from ..store.conftest import scored
-from .browser import ARGS, CHROMIUM, SHOTS, log_in, need_chromium, serving
-from .conftest import PASSWORD
+from tests.store.conftest import scored
+from tests.web.browser import ARGS, CHROMIUM, SHOTS, log_in, need_chromium, serving
+from tests.web.conftest import PASSWORD
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ from sqlalchemy import select
 from pipeline.store.queue import add_scored
 from pipeline.store.tables import Answer, Item, User
 from pipeline.store.users import add_user
-
-from ..store.conftest import scored
-from ..store.test_queue import posts
-from .conftest import PASSWORD, csrf_of, log_in
+from tests.store.conftest import scored
+from tests.store.test_queue import posts
+from tests.web.conftest import PASSWORD, csrf_of, log_in
 
 CLIENTS = 20
 ANSWERS = 100

@@ -17,10 +17,9 @@ from pipeline.store.queue import add_scored, record_answer
 from pipeline.store.tables import Item, Rebuttal
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app
-
-from ..store.conftest import scored
-from .browser import ARGS, CHROMIUM, SHOTS, log_in, need_chromium, serving
-from .conftest import PASSWORD
+from tests.store.conftest import scored
+from tests.web.browser import ARGS, CHROMIUM, SHOTS, log_in, need_chromium, serving
+from tests.web.conftest import PASSWORD
 
 EARLIER = (
     "Bộ Y tế khuyến cáo: uống nước chanh nóng mỗi sáng giúp chữa khỏi ung thư, "

@@ -3,7 +3,7 @@ and as a standalone HTML page (``narrative-<group>.md`` / ``.html``, or both in 
 
 The same database gives the same bytes: nothing in a pack depends on when it was written.
 Posts are untrusted: in Markdown they are quoted in code blocks nothing inside can close, in
-HTML they are escaped; rebuttal texts are rendered by ``pipeline.safe_markdown`` (raw HTML
+HTML they are escaped; rebuttal texts are rendered by ``pipeline.web.markdown`` (raw HTML
 shown as text).
 """
 
@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .safe_markdown import fenced, render_markdown
+from .markdown import fenced, render_markdown
 
 # Fixed zip entry times: a pack's bytes depend on its content only.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "web" / "templates"),
+    loader=PackageLoader("pipeline.web", "templates"),
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )

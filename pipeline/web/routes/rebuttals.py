@@ -3,7 +3,7 @@ drafts, approval by a second person, publication and the rebuttal pack download.
 
 Thin like the reviewer routes: permission (and CSRF for writes) here, the rules in
 ``pipeline.store.rebuttals``. Rebuttal texts are Markdown rendered by
-``pipeline.safe_markdown`` (no raw HTML); posts are escaped by the templates.
+``pipeline.web.markdown`` (no raw HTML); posts are escaped by the templates.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..safe_markdown import render_markdown
-from .highlight import highlight
+from ..highlight import highlight
+from ..markdown import render_markdown
 
 PAGE_SIZE = 50
 EXCERPT = 200
@@ -23,10 +23,10 @@ def _excerpt(text: str) -> str:
 
 
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
-    from ..rebuttal_pack import pack_zip
-    from ..store import rebuttals as rb
-    from ..store.queue import group_members
-    from ..store.tables import REBUTTAL_STATUSES, Group, Item, Rebuttal
+    from ...store import rebuttals as rb
+    from ...store.queue import group_members
+    from ...store.tables import REBUTTAL_STATUSES, Group, Item, Rebuttal
+    from ..pack import pack_zip
 
     def rebuttal_row(request: Request, r) -> dict:
         return {

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from ..tasks import load_task
-from .highlight import highlight
+from ...tasks import load_task
+from ..highlight import highlight
 
 QUEUE_PAGE_SIZE = 50
 EXCERPT = 160
@@ -32,9 +32,9 @@ def _float_or_none(value: str | None) -> float | None:
 
 
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
-    from ..store import queue
-    from ..store.rescore import recent_jobs
-    from ..store.tables import AuditEntry, Item
+    from ...store import queue
+    from ...store.rescore import recent_jobs
+    from ...store.tables import AuditEntry, Item
 
     def queue_items(session, request: Request) -> tuple[list[Item], dict]:
         q = request.query_params
@@ -228,6 +228,6 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
 
 
 def _known(task: str) -> bool:
-    from ..tasks import known_tasks
+    from ...tasks import known_tasks
 
     return task in known_tasks()

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-from .model.base import Scorer
-from .normalise import Normaliser, normalise
-from .prepare import Prepared
+from ..model.base import Scorer
+from ..text.normalise import Normaliser, normalise
+from ..text.prepare import Prepared
 
 SHORT_MAX = 50  # characters; ViHSD's median comment is 33
 LONG_MIN = 300  # ReINTEL's median post is about 230

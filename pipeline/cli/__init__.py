@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import KiemtinError
-from .model import DEFAULT_MODELS_ROOT
+from ..errors import KiemtinError
+from ..model import DEFAULT_MODELS_ROOT
 
 EXIT_BAD_INPUT = 2
 PROCESS_STARTED = time.perf_counter()  # start-up figures count the heavy imports after this
@@ -452,7 +452,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _store():
     """The configured store, migrated to the latest schema, and its settings."""
-    from .store.db import Settings, make_engine, session_factory, upgrade
+    from ..store.db import Settings, make_engine, session_factory, upgrade
 
     settings = Settings.from_env()
     if settings.database_url.startswith("sqlite:///"):
@@ -469,7 +469,7 @@ def _db(args) -> int:
 
 
 def _queue_add_file(path, reviews_needed: int | None) -> None:
-    from .store.queue import add_scored_file
+    from ..store.queue import add_scored_file
 
     settings, engine, _ = _store()
     report = add_scored_file(
@@ -492,8 +492,8 @@ def _queue(args) -> int:
 def _rescore(args) -> int:
     from tqdm import tqdm
 
-    from .model.directory import current_model_dir
-    from .store.rescore import get_job, run_rescore, start_rescore
+    from ..model.directory import current_model_dir
+    from ..store.rescore import get_job, run_rescore, start_rescore
 
     _, _, sessions = _store()
     with sessions() as session:
@@ -521,7 +521,7 @@ def _rescore_in_background(task: str, model_dir: Path) -> None:
     """Start re-scoring ``task``'s open items with ``model_dir`` in a process of its own."""
     import subprocess
 
-    from .store.rescore import start_rescore
+    from ..store.rescore import start_rescore
 
     settings, _, sessions = _store()
     with sessions() as session:
@@ -545,7 +545,7 @@ def _rescore_in_background(task: str, model_dir: Path) -> None:
 
 
 def _jobs() -> int:
-    from .store.rescore import recent_jobs
+    from ..store.rescore import recent_jobs
 
     _, _, sessions = _store()
     with sessions() as session:
@@ -571,7 +571,7 @@ def _actor() -> str:
 def _users(args) -> int:
     import getpass
 
-    from .store.users import add_user, set_approver
+    from ..store.users import add_user, set_approver
 
     if args.users_command == "approver":
         _, _, sessions = _store()
@@ -607,7 +607,7 @@ def _users(args) -> int:
 
 
 def _audit(args) -> int:
-    from .store.audit import export
+    from ..store.audit import export
 
     _, _, sessions = _store()
     with sessions() as session:
@@ -617,7 +617,7 @@ def _audit(args) -> int:
 
 
 def _models(args) -> int:
-    from . import registry
+    from ..model import registry
 
     if args.models_command == "list":
         print(registry.list_models(args.models_root, args.task).table())
@@ -626,7 +626,7 @@ def _models(args) -> int:
         print(registry.show_model(args.models_root, args.model).text())
         return 0
     if args.models_command == "export-onnx":
-        from .model.onnx_runtime import export_model_onnx
+        from ..model.onnx_runtime import export_model_onnx
 
         started = time.perf_counter()
         path = export_model_onnx(registry.resolve_model_dir(args.models_root, args.model))
@@ -670,8 +670,8 @@ def _after_current_changed(task: str, model_dir: Path) -> None:
 
 
 def _rebuttals(args) -> int:
-    from .rebuttal_pack import write_pack
-    from .store.rebuttals import group_pack
+    from ..store.rebuttals import group_pack
+    from ..web.pack import write_pack
 
     _, _, sessions = _store()
     with sessions() as session:
@@ -682,7 +682,7 @@ def _rebuttals(args) -> int:
 
 
 def _labels(args) -> int:
-    from .store.labels import export_labels, import_label_studio
+    from ..store.labels import export_labels, import_label_studio
 
     settings, engine, sessions = _store()
     if args.labels_command == "export":
@@ -708,7 +708,7 @@ def _labels(args) -> int:
 def _serve(args) -> int:
     import uvicorn
 
-    from .web.app import WebSettings, create_app
+    from ..web.app import WebSettings, create_app
 
     _store()  # migrate before serving
     uvicorn.run(create_app(WebSettings.from_env()), host=args.host, port=args.port)
@@ -716,11 +716,11 @@ def _serve(args) -> int:
 
 
 def _classify(args) -> int:
-    from .classify_files import ClassifyRun, LocalEngine, classifier_for, classify_files
-    from .model.directory import current_model_dir
-    from .outputs import output_format, rejects_path
-    from .score import Classifier
-    from .tasks import known_tasks
+    from ..batch.outputs import output_format, rejects_path
+    from ..batch.run import ClassifyRun, LocalEngine, classifier_for, classify_files
+    from ..model.classifier import Classifier
+    from ..model.directory import current_model_dir
+    from ..tasks import known_tasks
 
     # Refuse a bad output name before any work.
     fmt = output_format(args.output)
@@ -768,7 +768,7 @@ def _classify(args) -> int:
             )
     workers = args.workers or (os.cpu_count() or 1)
     if args.engine == "dask":
-        from .classify_dask import DaskEngine
+        from ..batch.dask_engine import DaskEngine
 
         engine = DaskEngine(run.job(), workers=workers, scheduler=args.scheduler)
     else:
@@ -783,7 +783,7 @@ def _classify(args) -> int:
     except KiemtinError:
         raise
     except BaseException:
-        from .resume import Checkpoint
+        from ..batch.checkpoint import Checkpoint
 
         if args.output not in (None, "-") and Checkpoint.path_for(args.output).exists():
             print(
@@ -812,7 +812,7 @@ def _classify(args) -> int:
 def _reproduce_command(args) -> str:
     """The train command with only the options that shape the model (not where it goes or
     how many processes build it), so a rebuild elsewhere writes the same bytes."""
-    from .merge_reviews import describe_source
+    from ..training.merge_reviews import describe_source
 
     words = ["python", "train.py", "--task", args.task, "--corpus", str(args.corpus)]
     for option, value, default in (
@@ -857,7 +857,7 @@ _TRANSFORMER_OPTIONS = {
 
 def _family_hyperparameters(args) -> tuple[dict, dict]:
     """The scorer's hyper-parameters and the transformer's fit options, from the options given."""
-    from .errors import InputError
+    from ..errors import InputError
 
     given = {k: getattr(args, k) for k in _TRANSFORMER_OPTIONS if getattr(args, k) is not None}
     if args.family == "linear":
@@ -897,7 +897,7 @@ def _family_hyperparameters(args) -> tuple[dict, dict]:
 
 
 def _train(args) -> int:
-    from .train import train_model
+    from ..training.train import train_model
 
     corpus_options = {
         k: v
@@ -936,9 +936,9 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .model.directory import model_version
-    from .registry import resolve_model_dir
-    from .report import evaluate_model, headline
+    from ..model.directory import model_version
+    from ..model.registry import resolve_model_dir
+    from ..training.report import evaluate_model, headline
 
     model_dir = resolve_model_dir(args.models_root, args.model)
     out = args.output
@@ -993,6 +993,3 @@ def main(argv: list[str] | None = None) -> int:
         print("kiemtin: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

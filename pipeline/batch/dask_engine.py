@@ -19,9 +19,9 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .classify_files import ScoredChunk, ScoringJob, classifier_for, in_order, score_chunk
-from .errors import InputError
-from .ingest import Row
+from ..errors import InputError
+from .inputs import Row
+from .run import ScoredChunk, ScoringJob, classifier_for, in_order, score_chunk
 
 MESSAGE_LOG = 10  # messages each Dask comm keeps for debugging
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from .errors import InputError
-from .ingest import Reject, Row, read_inputs
+from ..errors import InputError
+from ..model.classifier import Classifier
+from .checkpoint import Checkpoint, fingerprint
+from .inputs import Reject, Row, read_inputs
 from .outputs import PartialOutput, PartialRejects, csv_header, encode_records, output_format
-from .resume import Checkpoint, fingerprint
-from .score import Classifier
 
 DEFAULT_CHUNK_ROWS = 2000
 

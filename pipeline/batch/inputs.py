@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from .errors import InputError
+from ..errors import InputError
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 DEFAULT_MAX_CHARS = 100_000

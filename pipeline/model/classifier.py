@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import InputError
-from .ingest import RAW_KEEP, Reject, Row
-from .model.base import Scorer
-from .model.directory import current_model_dir, load_model, model_version
-from .prepare import prepare
-from .tasks import known_tasks
+from ..batch.inputs import RAW_KEEP, Reject, Row
+from ..errors import InputError
+from ..tasks import known_tasks
+from ..text.prepare import prepare
+from .base import Scorer
+from .directory import current_model_dir, load_model, model_version
 
 PROBA_DIGITS = 4
 

@@ -1,7 +1,7 @@
 """Evaluation reports: one model on one corpus split, as JSON, an HTML page and PNG plots.
 
-:func:`evaluate_model` scores the split, computes :func:`pipeline.evaluate.evaluate` (overall
-and per slice), and writes into ``out_dir``:
+:func:`evaluate_model` scores the split, computes
+:func:`pipeline.training.metrics.evaluate` (overall and per slice), and writes into ``out_dir``:
 
 - ``metrics.json``: the ``evaluate()`` dict plus which model, corpus and split, the data of
   the plots (confusion matrix, precision-recall of the risk score, reliability bins), the
@@ -11,7 +11,7 @@ and per slice), and writes into ``out_dir``:
   nothing fetched: it opens from disk with no network);
 - ``confusion.png``, ``precision_recall.png``, ``reliability.png``.
 
-Corpus texts are untrusted: they are masked (:func:`pipeline.mask.mask_personal_data`) and
+Corpus texts are untrusted: they are masked (:func:`pipeline.text.mask.mask_personal_data`) and
 escaped by the autoescaping template. The same model, corpus and options give the same bytes
 (sorted JSON, fixed float formats, PNGs without a timestamp).
 """
@@ -26,21 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpora import load_corpus
-from .errors import CorpusError, InputError, ModelDirError
-from .evaluate import ECE_BINS, evaluate
-from .mask import mask_personal_data
-from .model import DEFAULT_MODELS_ROOT
-from .model.base import Scorer
-from .model.directory import (
+from ..errors import CorpusError, InputError, ModelDirError
+from ..model import DEFAULT_MODELS_ROOT
+from ..model.base import Scorer
+from ..model.directory import (
     current_model_dir,
     load_model,
     model_version,
     write_json,
 )
-from .prepare import prepare
-from .registry import resolve_model_dir
-from .tasks import known_tasks
+from ..model.registry import resolve_model_dir
+from ..tasks import known_tasks
+from ..text.mask import mask_personal_data
+from ..text.prepare import prepare
+from .corpora import load_corpus
+from .metrics import ECE_BINS, evaluate
 
 __all__ = ["PLOTS", "Report", "evaluate_model", "headline", "render_html"]
 
@@ -531,10 +531,10 @@ def display_names(metrics: dict) -> tuple[str, str | None]:
 
 def render_html(metrics: dict) -> str:
     """The report page for a ``metrics.json`` dict (autoescaped: corpus text stays text)."""
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
-        loader=FileSystemLoader(Path(__file__).parent / "web" / "templates"),
+        loader=PackageLoader("pipeline.web", "templates"),
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -15,8 +15,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .ingest import input_files
+from ..errors import InputError
+from .inputs import input_files
 
 CHECKPOINT_VERSION = 1
 

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CorpusError
-from .mask import mask_personal_data
-from .normalise import normalise
-from .tasks import Task
+from ..errors import CorpusError
+from ..tasks import Task
+from ..text.mask import mask_personal_data
+from ..text.normalise import normalise
 
 EXAMPLES = 20  # ids of left-out reviews kept in the training record
 
@@ -114,8 +114,8 @@ def read_reviews(source: str | Path, task: Task, report: MergeReport) -> list[Re
 
 
 def _database_rows(url: str, task: Task) -> Iterator[dict]:
-    from .store.db import make_engine, session_factory
-    from .store.labels import labelled_records
+    from ..store.db import make_engine, session_factory
+    from ..store.labels import labelled_records
 
     engine = make_engine(url)
     try:

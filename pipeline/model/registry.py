@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import InputError, KiemtinError, ModelDirError
-from .model.directory import (
+from ..errors import InputError, KiemtinError, ModelDirError
+from .directory import (
     CURRENT_FILE,
     METRICS_FILE,
     check_model_dir,
@@ -796,8 +796,8 @@ def _apply(
         if audit_session is None:
             write_files()
             return
-        from .store import audit
-        from .store.db import writing
+        from ..store import audit
+        from ..store.db import writing
 
         with writing(audit_session):
             audit.record(audit_session, actor, audit_action, "model", task_dir.name, before,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .corpora import Corpus
+from ..training.corpora import Corpus
 
-CORPUS_CARDS = Path(__file__).resolve().parents[1] / "corpora"
+CORPUS_CARDS = Path(__file__).resolve().parents[2] / "corpora"
 
 INTENDED_USE = """\
 Triage of public Vietnamese social-media posts for human review: the score orders a review

@@ -27,9 +27,9 @@ import datasets
 import pandas as pd
 import pyarrow as pa
 
-from .errors import CorpusError, InputError
-from .ingest import FORMATS
-from .tasks import load_task
+from ..batch.inputs import FORMATS
+from ..errors import CorpusError, InputError
+from ..tasks import load_task
 
 __all__ = [
     "FALSE_LABELS",

@@ -3,7 +3,7 @@
 The corpus's train (and dev) splits are fitted; its fixed test split is only evaluated, as
 is the test split minus every text also seen in training (published numbers use the full
 split; the second shows what the model does on truly unseen text). Reviewed labels from the
-queue can be merged into the training data (``reviews``; see ``pipeline.merge_reviews``).
+queue can be merged into the training data (``reviews``; see ``pipeline.training.merge_reviews``).
 """
 
 from __future__ import annotations
@@ -16,17 +16,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpora import Corpus, load_corpus
-from .errors import CorpusError, InputError
-from .evaluate import evaluate
-from .merge_reviews import (
-    MergeReport,
-    describe_source,
-    is_database_url,
-    merge_reviews,
-    read_reviews,
-)
-from .model.directory import (
+from ..errors import CorpusError, InputError
+from ..model.card import write_model_card
+from ..model.directory import (
     CURRENT_FILE,
     METRICS_FILE,
     _families,
@@ -36,11 +28,19 @@ from .model.directory import (
     set_current,
     write_json,
 )
-from .model.linear import LinearScorer
-from .model_card import write_model_card
-from .normalise import normalise
-from .prepare import prepare
-from .tasks import Task, load_task
+from ..model.linear import LinearScorer
+from ..tasks import Task, load_task
+from ..text.normalise import normalise
+from ..text.prepare import prepare
+from .corpora import Corpus, load_corpus
+from .merge_reviews import (
+    MergeReport,
+    describe_source,
+    is_database_url,
+    merge_reviews,
+    read_reviews,
+)
+from .metrics import evaluate
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def _transformer_options(
 ) -> dict:
     """``work_dir`` (default ``out/train/<task>-<name>``) and ``resume``, checked before any
     work, as are the libraries and the base model: a run that cannot train stops at once."""
-    from .model.transformer import _libraries, last_checkpoint
+    from ..model.transformer import _libraries, last_checkpoint
 
     _libraries("--family transformer")
     if not (hyperparameters or {}).get("base_model"):
@@ -262,7 +262,7 @@ def _fit_transformer(task, name, prepared, labels, split_sizes, hyperparameters,
 
     Returns the scorer, the labels it was fitted on and what the dev set was.
     """
-    from .model.transformer import TransformerScorer, hold_out_dev
+    from ..model.transformer import TransformerScorer, hold_out_dev
 
     scorer = TransformerScorer(task, **(hyperparameters or {}))
     if "dev" in split_sizes:
@@ -307,7 +307,7 @@ def _library_versions(family: str = "linear") -> dict:
     import sklearn
     import underthesea
 
-    from . import __version__
+    from .. import __version__
 
     versions = {
         "kiemtin": __version__,

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
-TASKS_DIR = Path(__file__).with_name("tasks")
+TASKS_DIR = Path(__file__).parent
 
 
 @dataclass(frozen=True)

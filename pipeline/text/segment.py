@@ -5,7 +5,7 @@ A segmented text joins the syllables of a word with ``_`` and words with single 
 character span in the text it was segmented from, so explanations can point back at it.
 
 The words are exactly those of ``underthesea.word_tokenize(text, use_token_normalize=False)``,
-computed several times faster by ``pipeline.crf_features`` (same tokenizer, same features,
+computed several times faster by ``pipeline.text.crf_features`` (same tokenizer, same features,
 same CRF tagger; see there).
 
 >>> segment("Bác sĩ bây giờ có thể thản nhiên")

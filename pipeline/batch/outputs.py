@@ -18,7 +18,7 @@ from typing import IO
 
 import orjson
 
-from .errors import InputError
+from ..errors import InputError
 
 OUTPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
