@@ -44,12 +44,12 @@ def build(root: Path) -> None:
 
     from pipeline.model.encoder_builder import build_encoder
     from pipeline.model.onnx_runtime import export_onnx
-    from tests.conftest import _vihsd_rows
+    from tests.conftest import vihsd_rows
     from tests.onnx_parity import fine_tuned_classifier
 
-    rows = _vihsd_rows("train", 500)
+    rows = vihsd_rows("train", 500)
     base = build_encoder(root / "base", [r["text"] for r in rows], seed=0)
-    posts = [r["text"] for r in _vihsd_rows("test", POSTS)]
+    posts = [r["text"] for r in vihsd_rows("test", POSTS)]
     for steps in STEPS:
         encoder = fine_tuned_classifier(base, root / f"steps-{steps}", rows, steps=steps)
         export_onnx(encoder)  # model.int8.onnx: 7-bit weights, what scoring uses

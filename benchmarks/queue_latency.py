@@ -29,7 +29,7 @@ import numpy as np
 import uvicorn
 
 from pipeline.store.db import make_engine, session_factory, upgrade
-from pipeline.store.queue import add_scored
+from pipeline.store.intake import add_scored
 from pipeline.store.tables import Item
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,24 @@ SAMPLES = REPO / "corpora" / "samples" / "posts.jsonl"
 HOSTILE_NAMES = ("clean", "offensive", "hate")
 
 
-def require_corpora() -> Path:
-    if not (CORPORA / "vihsd" / "train.csv").is_file():
-        pytest.skip(f"reference corpora not found at {CORPORA}")
+def require_corpora(*needed: str) -> Path:
+    """The reference corpora (``needed``: files inside them, by default ViHSD's train split).
+    A test that needs them skips without them, but fails in CI, which must have them."""
+    missing = [name for name in needed or ("vihsd/train.csv",) if not (CORPORA / name).is_file()]
+    if missing:
+        message = f"reference corpora not found at {CORPORA} (missing {', '.join(missing)})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: CI must have ../shared/corpora beside the checkout")
+        pytest.skip(message)
     return CORPORA
 
 
-def _vihsd_rows(split: str, limit: int) -> list[dict]:
+@pytest.fixture
+def reference_corpora() -> Path:
+    return require_corpora()
+
+
+def vihsd_rows(split: str, limit: int) -> list[dict]:
     with open(require_corpora() / "vihsd" / f"{split}.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))[:limit]
     return [
@@ -29,15 +41,21 @@ def _vihsd_rows(split: str, limit: int) -> list[dict]:
     ]
 
 
+def write_split(path: Path, rows) -> Path:
+    """One split file of a generic corpus: CSV with the columns id, text and label."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
     """A generic train/test corpus cut from ViHSD: 3,000 train rows, 600 test rows."""
     d = tmp_path_factory.mktemp("tiny_corpus")
     for split, limit in (("train", 3000), ("test", 600)):
-        with open(d / f"{split}.csv", "w", encoding="utf-8", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
-            w.writeheader()
-            w.writerows(_vihsd_rows(split, limit))
+        write_split(d / f"{split}.csv", vihsd_rows(split, limit))
     return d
 
 
@@ -53,6 +71,28 @@ def tiny_models_root(tmp_path_factory, tiny_corpus) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_models_root) -> Path:
     return tiny_models_root / "hostile" / "linear-1"
+
+
+def copy_model(model_dir: Path, models_root: Path, version: str) -> Path:
+    """``model_dir`` copied to ``models_root/<task>/<name>-<version>`` as training would have
+    written it there (its version in config.json, metrics.json and the card): a retrain of
+    the same data with the same settings gives the same bytes, without the minutes."""
+    import json
+    import shutil
+
+    from pipeline.model.config_file import write_json
+
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    task = config["task"]["name"]
+    old = f"{task}/{config['name']}-{config['version']}"
+    new = f"{task}/{config['name']}-{version}"
+    target = shutil.copytree(model_dir, models_root / new)
+    write_json(target / "config.json", {**config, "version": version})
+    metrics = json.loads((target / "metrics.json").read_text(encoding="utf-8"))
+    write_json(target / "metrics.json", {**metrics, "model": new})
+    card = target / "README.md"
+    card.write_text(card.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -297,6 +297,7 @@ def test_dask_engine_scores_on_a_running_scheduler_given_by_address(tiny_models_
     assert "rejected 2" in result.stderr
 
 
+@pytest.mark.slow  # waits out the client's 10 s connection timeout
 def test_an_unreachable_scheduler_is_a_clear_error(tiny_models_root, tmp_path):
     src = _posts_file(tmp_path / "posts.jsonl", 10)
     result = subprocess.run(

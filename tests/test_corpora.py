@@ -23,16 +23,15 @@ from pipeline.training.corpora import (
     Corpus,
     load_corpus,
 )
+from tests.conftest import CORPORA, require_corpora
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "corpora"
+SHARED = CORPORA
 DATA = Path(__file__).resolve().parent / "data" / "corpora"
 CARDS = ROOT / "corpora"
 SAMPLES = ROOT / "corpora" / "samples" / "posts.jsonl"
 
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"reference corpora not found at {SHARED}"
-)
+needs_shared = pytest.mark.usefixtures("reference_corpora")
 
 
 def _left_out(corpus: Corpus) -> int:
@@ -49,17 +48,17 @@ def _csv_rows(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def vihsd() -> Corpus:
-    return load_corpus(SHARED / "vihsd")
+    return load_corpus(require_corpora() / "vihsd")
 
 
 @pytest.fixture(scope="module")
 def reintel() -> Corpus:
-    return load_corpus(SHARED / "reintel")
+    return load_corpus(require_corpora() / "reintel")
 
 
 @pytest.fixture(scope="module")
 def vihos() -> Corpus:
-    return load_corpus(SHARED / "vihos")
+    return load_corpus(require_corpora() / "vihos")
 
 
 def test_label_names_agree_with_the_task_files():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import _vihsd_rows
+from tests.conftest import vihsd_rows
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -25,7 +25,7 @@ def offline(monkeypatch):
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    return [r["text"] for r in _vihsd_rows("train", 500)] + SEGMENTED
+    return [r["text"] for r in vihsd_rows("train", 500)] + SEGMENTED
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from pipeline.cli import main
 from pipeline.store import add_scored, add_user, adjudicate, record_answer
 from pipeline.store.db import make_engine, session_factory
-from pipeline.store.labels import COLUMNS
+from pipeline.store.labels_export import COLUMNS
 from pipeline.store.tables import Item
 from tests.conftest import REPO
 from tests.store.conftest import scored

@@ -1,7 +1,6 @@
 """Reviewed labels merged into training (train.py --reviews): a review overrides the corpus
 label of the same text, reviews of test texts stay out of training, new texts are added."""
 
-import csv
 import json
 
 import pytest
@@ -10,7 +9,7 @@ from pipeline.cli import main
 from pipeline.errors import CorpusError
 from pipeline.text.mask import mask_personal_data
 from pipeline.training.train import train_model
-from tests.conftest import _vihsd_rows
+from tests.conftest import vihsd_rows, write_split
 
 PHONE_POST = "Thằng lừa đảo này bán hàng giả, ai bị lừa gọi 0912345678 mà đòi tiền nhé"
 NEW_POST = "Lũ chúng mày toàn đồ ăn hại, cút hết về quê đi cho sạch xã hội"
@@ -21,12 +20,9 @@ def corpus(tmp_path):
     """A small generic corpus (ViHSD rows) with one post holding a phone number."""
     d = tmp_path / "small"
     d.mkdir()
-    train = [*_vihsd_rows("train", 400), {"id": "phone", "text": PHONE_POST, "label": "clean"}]
-    for split, rows in (("train", train), ("test", _vihsd_rows("test", 120))):
-        with open(d / f"{split}.csv", "w", encoding="utf-8", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
-            w.writeheader()
-            w.writerows(rows)
+    train = [*vihsd_rows("train", 400), {"id": "phone", "text": PHONE_POST, "label": "clean"}]
+    for split, rows in (("train", train), ("test", vihsd_rows("test", 120))):
+        write_split(d / f"{split}.csv", rows)
     return d
 
 
@@ -38,7 +34,7 @@ def _reviews_file(path, rows):
 
 
 def test_reviews_override_add_and_never_leak_into_the_test_split(corpus, tmp_path):
-    train, test = _vihsd_rows("train", 400), _vihsd_rows("test", 120)
+    train, test = vihsd_rows("train", 400), vihsd_rows("test", 120)
     flipped = "hate" if train[0]["label"] != "hate" else "clean"
     reviews = _reviews_file(tmp_path / "reviews.jsonl", [
         {"id": "kiemtin:1", "task": "hostile", "text": train[0]["text"], "label": flipped},

@@ -29,13 +29,12 @@ from pipeline.text.normalise import (
     normalise,
     normalise_with_offsets,
 )
+from tests.conftest import require_corpora
 
 # The module itself: `pipeline.text.normalise` the attribute is the function of the same name.
 normalise_module = importlib.import_module("pipeline.text.normalise")
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "normalise_golden.jsonl"
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
-VIHSD_TRAIN = CORPORA / "vihsd" / "train.csv"
 RESOURCES = Path(normalise_module.__file__).resolve().parent / "resources"
 
 # What rule 1 removes; none of it may survive, and whitespace other than " " may not either.
@@ -58,9 +57,7 @@ GOLDEN_CASES = _golden()
 
 @pytest.fixture(scope="module")
 def vihsd_texts() -> list[str]:
-    if not VIHSD_TRAIN.exists():
-        pytest.skip(f"reference corpus not found at {VIHSD_TRAIN}")
-    with VIHSD_TRAIN.open(encoding="utf-8", newline="") as f:
+    with (require_corpora() / "vihsd" / "train.csv").open(encoding="utf-8", newline="") as f:
         return [row["free_text"] for row in itertools.islice(csv.DictReader(f), 2000)]
 
 

@@ -10,7 +10,6 @@ without them these tests skip, or fail when ``CI`` is set.
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import nbformat
@@ -19,23 +18,11 @@ from nbclient import NotebookClient
 
 from pipeline.model.directory import current_model_dir
 from pipeline.text.normalise import personal_data_spans
-from tests.conftest import CORPORA, REPO
+from tests.conftest import REPO, require_corpora
 
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ("error_analysis.ipynb", "queue_thresholds.ipynb")
 CELL_TIMEOUT = 120  # seconds per cell; a whole notebook takes under a minute on 2 cores
-NEEDED = (CORPORA / "vihsd" / "test.csv", CORPORA / "reintel" / "test.csv")
-
-
-def _require_corpora() -> None:
-    missing = [str(p) for p in NEEDED if not p.is_file()]
-    if missing:
-        message = f"the notebooks need the reference corpora; missing: {', '.join(missing)}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def _snapshot() -> dict[str, tuple[int, int]]:
     """What a notebook could write by mistake: files under notebooks/ and models/, and the
     names at the top of the checkout."""
@@ -122,7 +109,7 @@ def test_every_notebook_in_the_folder_is_executed_here():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_notebook_runs_top_to_bottom_and_writes_nothing(name):
-    _require_corpora()
+    require_corpora("vihsd/test.csv", "reintel/test.csv")
     nb, seconds, before, after = _executed(name)  # a failing cell raises CellExecutionError
     print(f"{name}: {seconds:.1f} s")
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
@@ -131,14 +118,14 @@ def test_the_notebook_runs_top_to_bottom_and_writes_nothing(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_notebook_shows_no_personal_data(name):
-    _require_corpora()
+    require_corpora("vihsd/test.csv", "reintel/test.csv")
     nb = _executed(name)[0]
     for text in [*_outputs(nb, "text/plain"), *_outputs(nb, "stream"), *_outputs(nb, "text/html")]:
         assert personal_data_spans(text) == [], text[:500]
 
 
 def test_error_analysis_shows_the_confusion_matrix_classes_slices_and_explained_errors():
-    _require_corpora()
+    require_corpora("vihsd/test.csv", "reintel/test.csv")
     nb = _executed("error_analysis.ipynb")[0]
     summary = _summary(nb)
     model_dir = current_model_dir(REPO / "models", "hostile")
@@ -168,7 +155,7 @@ def test_error_analysis_shows_the_confusion_matrix_classes_slices_and_explained_
 
 
 def test_queue_thresholds_recommends_thresholds_that_meet_their_goal_for_both_tasks():
-    _require_corpora()
+    require_corpora("vihsd/test.csv", "reintel/test.csv")
     nb = _executed("queue_thresholds.ipynb")[0]
     summary = _summary(nb)
     settings = summary["settings"]

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import _vihsd_rows
+from tests.conftest import vihsd_rows
 from tests.onnx_parity import assert_fp32_matches, assert_int8_agrees, fine_tuned_classifier
 
 pytest.importorskip("torch")
@@ -32,7 +32,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 def encoder_dir(tmp_path_factory):
     from pipeline.model.encoder_builder import build_encoder
 
-    rows = _vihsd_rows("train", 500)
+    rows = vihsd_rows("train", 500)
     root = tmp_path_factory.mktemp("onnx")
     base = build_encoder(root / "base", [r["text"] for r in rows], seed=0)
     return fine_tuned_classifier(base, root / "encoder", rows)
@@ -70,7 +70,7 @@ def test_export_writes_only_the_int8_file(encoder_dir, exported):
 def _padded_posts(encoder_dir, count: int):
     from transformers import AutoTokenizer
 
-    posts = [r["text"] for r in _vihsd_rows("test", count)]
+    posts = [r["text"] for r in vihsd_rows("test", count)]
     return AutoTokenizer.from_pretrained(encoder_dir)(
         posts, padding="max_length", truncation=True, max_length=MAX_LENGTH, return_tensors="np"
     )
@@ -110,7 +110,7 @@ def test_any_batch_size_and_length_works_and_padding_is_masked(encoder_dir, expo
 
     from pipeline.model.onnx_runtime import OnnxEncoder
 
-    posts = [r["text"] for r in _vihsd_rows("test", 7)]
+    posts = [r["text"] for r in vihsd_rows("test", 7)]
     tok = AutoTokenizer.from_pretrained(encoder_dir)
     encoder = OnnxEncoder(encoder_dir)
     assert encoder.threads >= 1
@@ -191,13 +191,13 @@ def test_cli_exports_a_transformer_model_and_refuses_a_linear_one(
 
 
 def test_cli_exports_a_fine_tuned_transformer_model_that_then_scores_with_onnx(tmp_path):
-    transformer = pytest.importorskip("pipeline.model.transformer")
     from pipeline.cli import main
+    from pipeline.model import transformer
     from pipeline.model.directory import read_config, save_model
     from pipeline.model.encoder_builder import build_encoder
     from pipeline.tasks import load_task
 
-    rows = _vihsd_rows("train", 96)
+    rows = vihsd_rows("train", 96)
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     task = load_task("hostile")
     scorer = transformer.TransformerScorer(
@@ -210,5 +210,5 @@ def test_cli_exports_a_fine_tuned_transformer_model_that_then_scores_with_onnx(t
                  str(root)]) == 0
     loaded = transformer.TransformerScorer.load(model_dir, read_config(model_dir), task)
     assert loaded.backend_ == "onnx"
-    proba = loaded.predict_proba([r["text"] for r in _vihsd_rows("test", 8)])
+    proba = loaded.predict_proba([r["text"] for r in vihsd_rows("test", 8)])
     assert proba.shape == (8, 3) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)

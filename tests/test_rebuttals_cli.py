@@ -3,9 +3,9 @@
 import io
 
 from pipeline.cli import main
+from pipeline.store import add_scored, record_answer
 from pipeline.store import rebuttals as rb
 from pipeline.store.db import make_engine, session_factory
-from pipeline.store.queue import add_scored, record_answer
 from pipeline.store.tables import Item, User
 from tests.store.conftest import scored
 

@@ -18,31 +18,33 @@ from pipeline.model import registry
 from pipeline.store import audit
 from pipeline.store.db import make_engine, session_factory
 from pipeline.training.train import train_model
+from tests.conftest import copy_model, write_split
 from tests.store.conftest import migrated_database
 
 REASON = "5% model kept for the drift study; accepted by the trainers' meeting"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_corpus):
-    """models/hostile/linear-1 (CURRENT), linear-2 (5% of the train split), linear-3 (v1 again)."""
+def trained(tmp_path_factory, tiny_corpus, tiny_model_dir):
+    """models/hostile/linear-1 (CURRENT), linear-2 (5% of the train split), linear-3 (v1 again).
+
+    linear-1 and linear-3 are copies of the session's tiny model (trained on the tiny
+    corpus with these settings); linear-2 is trained here on 150 of its 3,000 rows."""
     root = tmp_path_factory.mktemp("registry_models")
     # The same directory name as the tiny corpus, so both models name their test set alike.
     small = tmp_path_factory.mktemp("five_percent") / tiny_corpus.name
     small.mkdir()
     with open(tiny_corpus / "train.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    with open(small / "train.csv", "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
-        w.writeheader()
-        w.writerows(rows[::20])  # 150 of 3,000 rows
+    write_split(small / "train.csv", rows[::20])  # 150 of 3,000 rows
     shutil.copy(tiny_corpus / "test.csv", small / "test.csv")
-    settings = {"models_root": root, "hyperparameters": {"cv_folds": 3}}
-    v1 = train_model("hostile", tiny_corpus, **settings)
-    v2 = train_model("hostile", small, promote=False, **settings)
-    v3 = train_model("hostile", tiny_corpus, promote=False, **settings)
-    assert [r.model_dir.name for r in (v1, v2, v3)] == ["linear-1", "linear-2", "linear-3"]
-    assert v1.became_current
+    v1 = copy_model(tiny_model_dir, root, "1")
+    registry.promote_first(v1)
+    v2 = train_model("hostile", small, promote=False, models_root=root,
+                     hyperparameters={"cv_folds": 3})
+    v3 = copy_model(tiny_model_dir, root, "3")
+    assert [d.name for d in (v1, v2.model_dir, v3)] == ["linear-1", "linear-2", "linear-3"]
+    assert _current(root) == "linear-1"
     return root
 
 
@@ -235,7 +237,7 @@ def test_the_audit_row_commits_with_the_files_or_neither_does(models, tmp_path, 
         def broken(task_dir, name):
             raise OSError("disk full")
 
-        monkeypatch.setattr(registry, "_write_current", broken)
+        monkeypatch.setattr(registry.promotion, "write_current", broken)
         with sessions() as session, pytest.raises(OSError, match="disk full"):
             registry.rollback(models, "hostile", actor="cli:lan", audit_session=session)
         engine.dispose()

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.errors import CorpusError, ModelDirError
 from pipeline.training.report import PLOTS, evaluate_model
-from tests.conftest import _vihsd_rows
+from tests.conftest import vihsd_rows, write_split
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCRIPT_POST = "<script>alert('x')</script> Đồ óc chó ngu như bò, cút mẹ mày đi"
@@ -29,25 +29,18 @@ TEENCODE = [
 ]
 
 
-def _write(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
-        w.writeheader()
-        w.writerows(rows)
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """Real ViHSD test rows, plus a script tag (with an id that is markup too), a phone
     number, and the teencode texts; every special post is labelled so it is an error."""
     d = tmp_path_factory.mktemp("report_corpus")
-    rows = _vihsd_rows("test", 200)
+    rows = vihsd_rows("test", 200)
     rows += [
         {"id": "<img src=x onerror=alert(1)>", "text": SCRIPT_POST, "label": "clean"},
         {"id": "phone", "text": PHONE_POST, "label": "clean"},
     ]
     rows += [{"id": f"teen-{i}", "text": t, "label": lab} for i, (t, lab, _) in enumerate(TEENCODE)]
-    _write(d / "test.csv", rows)  # a test split alone is enough to evaluate
+    write_split(d / "test.csv", rows)  # a test split alone is enough to evaluate
     return d
 
 
@@ -59,8 +52,8 @@ def second_models_root(tmp_path_factory, tiny_corpus) -> Path:
     d = tmp_path_factory.mktemp("small_corpus")
     with open(tiny_corpus / "train.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))[:600]
-    _write(d / "train.csv", rows)
-    _write(d / "test.csv", _vihsd_rows("test", 100))
+    write_split(d / "train.csv", rows)
+    write_split(d / "test.csv", vihsd_rows("test", 100))
     root = tmp_path_factory.mktemp("second_models")
     train_model("hostile", d, models_root=root, name="small", hyperparameters={"cv_folds": 3})
     return root
@@ -127,7 +120,7 @@ def test_metrics_json_is_what_evaluate_says_on_the_same_data(report, tiny_model,
 def test_the_teencode_slice_holds_the_texts_with_teencode(tmp_path, tiny_model_dir):
     d = tmp_path / "teencode"
     d.mkdir()
-    _write(d / "test.csv", [{"id": str(i), "text": t, "label": lab} for i, (t, lab, _) in
+    write_split(d / "test.csv", [{"id": str(i), "text": t, "label": lab} for i, (t, lab, _) in
                             enumerate(TEENCODE)])  # fmt: skip
     written = evaluate_model(tiny_model_dir, d, tmp_path / "out", against=None).metrics
     teencode = written["slices"]["teencode"]
@@ -237,7 +230,7 @@ def test_what_cannot_be_evaluated_is_refused_with_a_reason(tmp_path, tiny_model_
         evaluate_model(tiny_model_dir, corpus, tmp_path / "out", split="dev", against=None)
     false_labels = tmp_path / "false_corpus"
     false_labels.mkdir()
-    _write(false_labels / "test.csv", [{"id": "1", "text": "tin giả", "label": "unreliable"}])
+    write_split(false_labels / "test.csv", [{"id": "1", "text": "tin giả", "label": "unreliable"}])
     with pytest.raises(CorpusError, match="'hostile' labels"):
         evaluate_model(tiny_model_dir, false_labels, tmp_path / "out", against=None)
     with pytest.raises(ModelDirError, match="a model of task 'hostile'"):

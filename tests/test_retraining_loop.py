@@ -6,7 +6,6 @@ artefacts are checked, not only exit codes."""
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 
@@ -18,18 +17,11 @@ from pipeline.store import add_user
 from pipeline.store.db import make_engine, session_factory
 from pipeline.store.tables import Answer, AuditEntry, Item, Job
 from pipeline.web.app import WebSettings, create_app
-from tests.conftest import _vihsd_rows
+from tests.conftest import vihsd_rows, write_split
 from tests.web.conftest import csrf_of, log_in
 
 PASSWORD = "a long enough password"
 TRAIN_ROWS, POSTS, TEST_ROWS, ANSWERS = 1500, 800, 1500, 200
-
-
-def _write_csv(path, rows):
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
-        w.writeheader()
-        w.writerows(rows)
 
 
 def _wait_for_job(sessions, job_id, seconds=240):
@@ -51,11 +43,11 @@ def _open_versions(sessions) -> set[str]:
 def test_train_queue_review_export_retrain_evaluate_promote_rollback(
     tmp_path, store_env, capsys
 ):
-    rows = _vihsd_rows("train", TRAIN_ROWS + POSTS)
+    rows = vihsd_rows("train", TRAIN_ROWS + POSTS)
     corpus = tmp_path / "part" / "vihsd-part"
     corpus.mkdir(parents=True)
-    _write_csv(corpus / "train.csv", rows[:TRAIN_ROWS])
-    _write_csv(corpus / "test.csv", _vihsd_rows("test", TEST_ROWS))
+    write_split(corpus / "train.csv", rows[:TRAIN_ROWS])
+    write_split(corpus / "test.csv", vihsd_rows("test", TEST_ROWS))
     truth = {r["id"]: r["label"] for r in rows[TRAIN_ROWS:]}
     posts = tmp_path / "posts.jsonl"
     posts.write_text(

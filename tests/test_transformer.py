@@ -4,7 +4,6 @@ itself in the original text, scores through `classify.py --model`, and resumes."
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import sys
@@ -22,7 +21,7 @@ from pipeline.model.transformer import (
     base_model_licence,
     hold_out_dev,
 )
-from tests.conftest import HOSTILE_NAMES, _vihsd_rows
+from tests.conftest import HOSTILE_NAMES, vihsd_rows, write_split
 from tests.onnx_parity import assert_fp32_matches, assert_int8_agrees
 
 torch = pytest.importorskip("torch")
@@ -60,10 +59,7 @@ def corpus(tmp_path_factory):
     """A generic train/dev/test corpus cut from ViHSD."""
     d = tmp_path_factory.mktemp("vihsd_subset")
     for split, limit in (("train", N_TRAIN), ("dev", N_DEV), ("test", N_TEST)):
-        with open(d / f"{split}.csv", "w", encoding="utf-8", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["id", "text", "label"])
-            w.writeheader()
-            w.writerows(_vihsd_rows(split, limit))
+        write_split(d / f"{split}.csv", vihsd_rows(split, limit))
     return d
 
 
@@ -74,7 +70,7 @@ def encoder(tmp_path_factory, corpus):
     from pipeline.model.encoder_builder import build_encoder
     from pipeline.text.prepare import prepare
 
-    texts = [r["text"] for r in _vihsd_rows("train", N_TRAIN)]
+    texts = [r["text"] for r in vihsd_rows("train", N_TRAIN)]
     segmented = [p.segmented_text for p in prepare(texts)]
     return build_encoder(
         tmp_path_factory.mktemp("base") / "tiny-bert",
@@ -135,7 +131,7 @@ def test_training_loss_falls_and_the_model_beats_the_majority_class(trained, con
     assert last < first - 0.1
 
     test = next(iter(trained.metrics["test_sets"].values()))  # the whole fixed test split
-    labels = [r["label"] for r in _vihsd_rows("test", N_TEST)]
+    labels = [r["label"] for r in vihsd_rows("test", N_TEST)]
     majority = f1_score(labels, ["clean"] * len(labels), average="macro", labels=HOSTILE_NAMES)
     print(f"held-out macro-F1 {test['macro_f1']:.4f} vs majority {majority:.4f}, "
           f"ROC-AUC(risk) {test['roc_auc_risk']:.4f}")
@@ -366,7 +362,7 @@ def test_the_held_out_dev_set_is_stratified_and_seeded():
 def test_fit_without_a_dev_set_holds_one_out(encoder):
     from pipeline.tasks import load_task
 
-    rows = _vihsd_rows("train", 120)
+    rows = vihsd_rows("train", 120)
     scorer = TransformerScorer(load_task("hostile"), str(encoder), max_length=32, max_steps=2)
     scorer.fit([r["text"] for r in rows], [r["label"] for r in rows])
     assert scorer.n_dev_ == 12 and scorer.training_log_["global_step"] == 2
@@ -395,7 +391,7 @@ def test_onnx_export_scores_like_torch(model_dir, model, tmp_path):
     export_onnx(copy / "encoder")
     exported = load_model(copy)
     assert exported.backend_ == "onnx"
-    texts = [r["text"] for r in _vihsd_rows("test", N_TEST)]
+    texts = [r["text"] for r in vihsd_rows("test", N_TEST)]
     p_torch = model.predict_proba(texts)
     assert_int8_agrees(exported.predict_proba(texts), p_torch, risk_columns=[1, 2])
     # The same scorer on the fp32 graph: tokenising, calibration and all, exactly torch's.

@@ -14,7 +14,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,29 +254,20 @@ def _binary_lines(path) -> Iterator[bytes]:
 def _read_jsonl(
     path, text_column: str, id_column: str | None, default_id
 ) -> Iterator[Row | Reject]:
-    for number, line in enumerate(_binary_lines(path), start=1):
-        if number == 1 and line.startswith(codecs.BOM_UTF8):
-            line = line[len(codecs.BOM_UTF8) :]
-        try:
-            decoded = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            lossy = line.decode("utf-8", "replace")
+    for number, decoded, obj, error in json_lines(_binary_lines(path)):
+        if isinstance(error, UnicodeDecodeError):
             yield Reject(
                 number,
-                _id_of(lossy, id_column, default_id(number)),
-                f"line is not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                lossy.rstrip("\r\n")[:RAW_KEEP],
+                _id_of(decoded, id_column, default_id(number)),
+                f"line is not valid UTF-8 ({error.reason} at byte {error.start})",
+                decoded.rstrip("\r\n")[:RAW_KEEP],
             )
             continue
-        if not decoded.strip():
-            continue  # a blank line is not a row
-        try:
-            obj = _loads(decoded)
-        except json.JSONDecodeError as exc:
+        if error is not None:
             yield Reject(
                 number,
                 None,
-                f"malformed JSON: {exc.msg} at column {exc.colno}",
+                f"malformed JSON: {error.msg} at column {error.colno}",
                 decoded.rstrip("\r\n")[:RAW_KEEP],
             )
             continue
@@ -300,6 +291,36 @@ def _loads(line: str):
         return orjson.loads(line)
     except orjson.JSONDecodeError:
         return json.loads(line)
+
+
+def json_lines(
+    lines: Iterable[bytes | str],
+    *,
+    strip_bom: bool = True,
+    loads: Callable[[str], Any] = _loads,
+) -> Iterator[tuple[int, str, Any, ValueError | None]]:
+    """Number, decode (UTF-8) and parse the lines of a JSONL stream, blank lines skipped:
+    ``(number from 1, the line as read, its value, None)``, or for a line that is not UTF-8
+    or not JSON ``(number, the line with bad bytes replaced, None, the UnicodeDecodeError
+    or json.JSONDecodeError)``, for the caller's reject. ``strip_bom`` drops a UTF-8 byte
+    order mark from the first line. Plain tuples: this is the hot loop of a large input."""
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            if strip_bom and number == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, line.decode("utf-8", "replace"), None, exc
+                continue
+        if not line.strip():
+            continue  # a blank line is not a row
+        try:
+            value = loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, line, None, exc
+            continue
+        yield number, line, value, None
 
 
 def _id_of(line: str, id_column: str | None, number):

@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from tqdm import tqdm
@@ -469,7 +470,7 @@ def _db(args) -> int:
 
 
 def _queue_add_file(path, reviews_needed: int | None) -> None:
-    from ..store.queue import add_scored_file
+    from ..store.intake import add_scored_file
 
     settings, engine, _ = _store()
     report = add_scored_file(
@@ -682,7 +683,7 @@ def _rebuttals(args) -> int:
 
 
 def _labels(args) -> int:
-    from ..store.labels import export_labels, import_label_studio
+    from ..store import export_labels, import_label_studio
 
     settings, engine, sessions = _store()
     if args.labels_command == "export":
@@ -909,21 +910,25 @@ def _train(args) -> int:
         if v
     }
     hyperparameters, family_options = _family_hyperparameters(args)
-    result = train_model(
-        args.task,
-        args.corpus,
-        models_root=args.models_root,
-        name=args.name,
-        version=args.version,
-        promote=args.promote,
-        workers=args.workers,
-        corpus_options=corpus_options,
-        hyperparameters=hyperparameters,
-        command=_reproduce_command(args),
-        reviews=args.reviews,
-        family=args.family,
-        family_options=family_options,
-    )
+    # --promote goes through the registry as `models promote` does: gate, history, audit row.
+    with _store()[2]() if args.promote else nullcontext() as session:
+        result = train_model(
+            args.task,
+            args.corpus,
+            models_root=args.models_root,
+            name=args.name,
+            version=args.version,
+            promote=args.promote,
+            workers=args.workers,
+            corpus_options=corpus_options,
+            hyperparameters=hyperparameters,
+            command=_reproduce_command(args),
+            reviews=args.reviews,
+            family=args.family,
+            family_options=family_options,
+            actor=_actor(),
+            audit_session=session,
+        )
     print(result.corpus_summary)
     for name, m in result.metrics["test_sets"].items():
         print(

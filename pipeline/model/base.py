@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypedDict
@@ -35,6 +36,15 @@ class Scorer:
     task: Task
     classes_: list[str]
     decision_weights_: np.ndarray
+
+    def get_params(self) -> dict:
+        """The hyper-parameters, the scikit-learn way: each named parameter of ``__init__``
+        after ``self`` and ``task``, in order, valued by the attribute of the same name
+        (``__init__`` stores them as given). ``config.json`` records them, and
+        ``cls(task, **params)`` rebuilds the scorer."""
+        params = list(inspect.signature(type(self).__init__).parameters.values())[2:]
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {p.name: getattr(self, p.name) for p in params if p.kind in named}
 
     def fit(self, texts, labels: Sequence[str]) -> Scorer:  # pragma: no cover - interface
         raise NotImplementedError

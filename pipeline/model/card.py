@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..training.corpora import Corpus
+if TYPE_CHECKING:  # the card is written at training time, from the corpus it saw
+    from ..training.corpus_files import Corpus
 
 CORPUS_CARDS = Path(__file__).resolve().parents[2] / "corpora"
 

@@ -3,37 +3,29 @@
 A directory holds ``config.json`` (task, labels, family, normaliser/segmenter versions,
 hyper-parameters), the family's weight files, ``metrics.json`` and a ``README.md`` model
 card. Loading checks every part and refuses the whole directory if one is missing.
+
+``CURRENT`` names the promoted directory of a task; this module alone reads and writes it
+(:func:`read_current`, :func:`write_current`). Promotions and rollbacks go through
+:mod:`pipeline.model.registry`, which records each change.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import re
 from pathlib import Path
 
 from ..errors import ModelDirError
 from ..tasks import Task
 from ..text.prepare import PREPROCESSING
 from .base import Scorer
+from .config_file import CONFIG_FILE, FORMAT, read_config, write_json
+from .families import scorer_class
 
-FORMAT = "kiemtin-model/1"
-CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 CURRENT_FILE = "CURRENT"
-
-
-def _families() -> dict[str, type[Scorer]]:
-    from .linear import LinearScorer
-    from .transformer import TransformerScorer  # imports torch only when it loads a model
-
-    return {LinearScorer.family: LinearScorer, TransformerScorer.family: TransformerScorer}
-
-
-def write_json(path: Path, data) -> None:
-    """Stable JSON (sorted keys, fixed indent) so rebuilt models compare byte for byte."""
-    path.write_text(
-        json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+_MODEL_NAME = re.compile(r"^[^/\\.][^/\\]*$")
 
 
 def save_model(scorer: Scorer, directory: Path, *, extra_config: dict) -> Path:
@@ -53,52 +45,12 @@ def save_model(scorer: Scorer, directory: Path, *, extra_config: dict) -> Path:
     return directory
 
 
-def read_config(directory: Path) -> dict:
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ModelDirError(
-            f"model directory {directory}",
-            expected="a directory written by `kiemtin train`",
-            found="no such directory" if not directory.exists() else "a file",
-            fix="Pass --model models/<task>/<name>-<version>, or train one with train.py.",
-        )
-    path = directory / CONFIG_FILE
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        config = None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelDirError(
-            f"model directory {directory}",
-            expected=f"{CONFIG_FILE} with valid JSON",
-            found=f"{type(exc).__name__}: {exc}",
-            fix="Restore the file from where the model came from, or retrain it.",
-        ) from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        found = "no config.json" if config is None else f"format {config.get('format')!r}"
-        raise ModelDirError(
-            f"model directory {directory}",
-            expected=f"a {CONFIG_FILE} of format {FORMAT!r}",
-            found=found,
-            fix="This is not a kiemtin model directory; retrain with train.py.",
-        )
-    return config
-
-
 def check_model_dir(directory: Path) -> dict:
     """Validate the whole directory; return its config."""
     directory = Path(directory)
     config = read_config(directory)
-    families = _families()
-    family = config.get("family")
-    if family not in families:
-        raise ModelDirError(
-            f"model directory {directory}",
-            expected=f"a model family from {sorted(families)}",
-            found=repr(family),
-            fix="Upgrade kiemtin, or retrain the model with this version.",
-        )
-    needed = [*families[family].files, METRICS_FILE, CARD_FILE]
+    family = scorer_class(config.get("family"), directory)
+    needed = [*family.files, METRICS_FILE, CARD_FILE]
     missing = [name for name in needed if not (directory / name).is_file()]
     if missing:
         raise ModelDirError(
@@ -128,7 +80,7 @@ def load_model(directory: Path) -> Scorer:
     config = check_model_dir(directory)
     task = Task.from_dict(config["task"])
     try:
-        return _families()[config["family"]].load(directory, config, task)
+        return scorer_class(config["family"], directory).load(directory, config, task)
     except (KeyError, ValueError, OSError) as exc:
         raise ModelDirError(
             f"model directory {directory}",
@@ -144,28 +96,62 @@ def model_version(directory: Path) -> str:
     return f"{directory.parent.name}/{directory.name}"
 
 
+def is_model_name(name: str) -> bool:
+    """Whether ``name`` can be a task or model directory that CURRENT names: no path
+    separator, not hidden."""
+    return bool(_MODEL_NAME.match(name))
+
+
+def read_current_text(task_dir: Path) -> str | None:
+    """What ``<task_dir>/CURRENT`` holds, stripped and unchecked; ``None`` with no file."""
+    path = Path(task_dir) / CURRENT_FILE
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def read_current(task_dir: Path) -> str | None:
+    """The directory name CURRENT holds, ``None`` with no CURRENT file; refused when it is
+    not the name of a directory beside it."""
+    name = read_current_text(task_dir)
+    if name is not None and not is_model_name(name):
+        raise ModelDirError(
+            str(Path(task_dir) / CURRENT_FILE),
+            expected="the name of a model directory beside it, like linear-1",
+            found=repr(name),
+            fix="Write the model directory's name into CURRENT, or promote a model.",
+        )
+    return name
+
+
+def write_current(task_dir: Path, name: str | None) -> None:
+    """Point ``<task_dir>/CURRENT`` at ``name`` atomically (a synced temporary file beside
+    it, renamed over it); ``None`` removes CURRENT. Only the registry calls this, so that
+    every change is recorded."""
+    task_dir = Path(task_dir)
+    path = task_dir / CURRENT_FILE
+    if name is None:
+        path.unlink(missing_ok=True)
+        return
+    tmp = task_dir / f".{CURRENT_FILE}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def current_model_dir(models_root: Path, task: str) -> Path:
     """The promoted model of ``task``: ``models_root/<task>/CURRENT`` names its directory."""
     task_dir = Path(models_root) / task
-    current = task_dir / CURRENT_FILE
-    if not current.is_file():
+    name = read_current(task_dir)
+    if name is None:
         raise ModelDirError(
             f"current model for task {task!r}",
-            expected=f"a file {current} naming a model directory",
+            expected=f"a file {task_dir / CURRENT_FILE} naming a model directory",
             found="no such file",
             fix=f"Train one with `python train.py --task {task} --corpus DIR` or pass --model.",
         )
-    name = current.read_text(encoding="utf-8").strip()
-    if not name or "/" in name or name.startswith("."):
-        raise ModelDirError(
-            str(current),
-            expected="the name of a directory beside it, like linear-1",
-            found=repr(name),
-            fix="Write the model directory's name into CURRENT.",
-        )
     return task_dir / name
-
-
-def set_current(model_dir: Path) -> None:
-    model_dir = Path(model_dir)
-    (model_dir.parent / CURRENT_FILE).write_text(model_dir.name + "\n", encoding="utf-8")

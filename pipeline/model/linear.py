@@ -53,13 +53,8 @@ class LinearScorer(Scorer):
         self.features = features or {}
 
     def get_params(self) -> dict:
-        return {
-            "C": self.C,
-            "class_weight": self.class_weight,
-            "cv_folds": self.cv_folds,
-            "random_state": self.random_state,
-            "features": TextFeatures(**self.features).get_params(),
-        }
+        # The feature settings in full, defaults included, as config.json records them.
+        return {**super().get_params(), "features": TextFeatures(**self.features).get_params()}
 
     def _classifier(self) -> LogisticRegression:
         return LogisticRegression(

@@ -15,6 +15,7 @@ transformers to export, onnxruntime to export and to score.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -25,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ModelDirError
+from .config_file import read_config
 
 ONNX_FILE = "model.int8.onnx"
 FP32_ONNX_FILE = "model.fp32.onnx"  # only on request: the reference the int8 graph is checked by
-ENCODER_DIR = "encoder"  # inside a transformer model directory
+ENCODER_DIR = "encoder"  # inside a transformer model directory: the fine-tuned encoder
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "logits"
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -47,8 +49,6 @@ def has_onnx(encoder_dir: str | os.PathLike) -> bool:
 
 def export_model_onnx(model_dir: str | os.PathLike, *, opset: int = 17) -> Path:
     """Export the encoder of a ``transformer``-family model directory (``MODEL/encoder/``)."""
-    from .directory import read_config
-
     model_dir = Path(model_dir)
     family = read_config(model_dir).get("family")
     if family != "transformer":
@@ -279,8 +279,6 @@ def _cores() -> int:
 
 
 def _import(module: str, package: str):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as e:

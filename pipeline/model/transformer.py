@@ -5,11 +5,11 @@ wants word-segmented input (``sinh_viên của trường``, ``segmented_input=Tr
 ViSoBERT take the normalised text as it is (``segmented_input=False``). The base model is a
 local directory, or a hub id for users with a network (tests never download).
 
-Training runs the Hugging Face ``Trainer``: cross-entropy weighted per label against class
-imbalance, evaluation on a dev set every ``eval_steps`` (default once per epoch) with early
-stopping on its macro-F1 and the best checkpoint restored at the end, checkpoints under a
-work directory that ``resume=True`` continues from, a fixed seed, and bf16 (fp16 where bf16
-is not supported) only on CUDA; CPU otherwise.
+Training runs the Hugging Face ``Trainer`` (``pipeline.model._hf_training``): cross-entropy
+weighted per label against class imbalance, evaluation on a dev set every ``eval_steps``
+(default once per epoch) with early stopping on its macro-F1 and the best checkpoint
+restored at the end, checkpoints under a work directory that ``resume=True`` continues
+from, a fixed seed, and bf16 (fp16 where bf16 is not supported) only on CUDA; CPU otherwise.
 
 Probabilities are ``softmax(logits / T + b)``: a temperature and a bias per label fitted by
 log-loss on the dev logits of the best checkpoint (``pipeline.model.calibration``). Labels
@@ -33,9 +33,8 @@ kiemtin works without the ``transformer`` extra.
 from __future__ import annotations
 
 import contextlib
-import functools
+import inspect
 import logging
-import math
 import re
 import shutil
 import tempfile
@@ -43,16 +42,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from ..errors import InputError, ModelDirError
 from ..tasks import Task
 from ..text.prepare import PREPROCESSING, Prepared, as_prepared
+from ._hf_training import fine_tune, last_checkpoint
 from .base import Scorer, Word, labels_to_ids, top_words
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
+from .onnx_runtime import ENCODER_DIR, OnnxEncoder, has_onnx
 
 log = logging.getLogger(__name__)
 
-ENCODER_DIR = "encoder"
 EXTRA_FIX = 'Install the transformer extra: pip install -e ".[transformer]"'
 UNKNOWN_LICENCE = "unknown: check the base model's terms"
 # Known base models and their licence terms, by hub id (case-insensitive).
@@ -94,8 +95,6 @@ def hold_out_dev(labels: Sequence[str], fraction: float, seed: int) -> tuple[lis
 
     Stratified when every label has at least two rows, else a plain seeded shuffle.
     """
-    from sklearn.model_selection import train_test_split
-
     index = np.arange(len(labels))
     labels = list(labels)
     counts = {lab: labels.count(lab) for lab in set(labels)}
@@ -107,25 +106,7 @@ def hold_out_dev(labels: Sequence[str], fraction: float, seed: int) -> tuple[lis
     return sorted(int(i) for i in train), sorted(int(i) for i in dev)
 
 
-def last_checkpoint(work_dir: str | Path) -> str:
-    """The Trainer checkpoint ``--resume`` continues from: the highest ``checkpoint-<step>``
-    in ``work_dir`` with its ``trainer_state.json``; refused when there is none."""
-    found = [
-        (int(d.name.split("-")[1]), d)
-        for d in Path(work_dir).glob("checkpoint-*")
-        if re.fullmatch(r"checkpoint-\d+", d.name) and (d / "trainer_state.json").is_file()
-    ]
-    if not found:
-        raise InputError(
-            f"--resume from {work_dir}",
-            expected="a checkpoint-<step> directory written by an earlier run",
-            found="no checkpoint" if Path(work_dir).is_dir() else "no such directory",
-            fix="Train without --resume, or pass the --work-dir of the interrupted run.",
-        )
-    return str(max(found)[1])
-
-
-def _libraries(needed: str):
+def require_libraries(needed: str):
     """Import torch and transformers, or say how to install them."""
     try:
         import torch
@@ -198,25 +179,6 @@ class TransformerScorer(Scorer):
         self.seed = seed
         self.base_model_licence = base_model_licence
 
-    def get_params(self) -> dict:
-        return {
-            "base_model": self.base_model,
-            "segmented_input": self.segmented_input,
-            "max_length": self.max_length,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate,
-            "weight_decay": self.weight_decay,
-            "warmup_ratio": self.warmup_ratio,
-            "max_steps": self.max_steps,
-            "eval_steps": self.eval_steps,
-            "early_stopping_patience": self.early_stopping_patience,
-            "class_weight": self.class_weight,
-            "dev_fraction": self.dev_fraction,
-            "seed": self.seed,
-            "base_model_licence": self.base_model_licence,
-        }
-
     # -- input -----------------------------------------------------------------------------
 
     def _input_text(self, p: Prepared) -> str:
@@ -288,7 +250,7 @@ class TransformerScorer(Scorer):
         return self._fit(prepared, y, dev_prepared, y_dev, Path(work_dir), resume=resume)
 
     def _fit(self, prepared, y, dev_prepared, y_dev, work_dir: Path, resume: bool):
-        _libraries("Training a transformer model")
+        require_libraries("Training a transformer model")
         work_dir.mkdir(parents=True, exist_ok=True)
         checkpoint = last_checkpoint(work_dir) if resume else None
         if not resume:
@@ -301,115 +263,26 @@ class TransformerScorer(Scorer):
         return self
 
     def _train(self, prepared, y, dev_prepared, y_dev, work_dir: Path, checkpoint: str | None):
-        import torch
-        import transformers
-        from transformers import (
-            AutoModelForSequenceClassification,
-            AutoTokenizer,
-            DataCollatorWithPadding,
-            EarlyStoppingCallback,
-            TrainingArguments,
+        dev_texts = [self._input_text(p) for p in dev_prepared]
+        tuned = fine_tune(
+            self, [self._input_text(p) for p in prepared], y, dev_texts, y_dev, work_dir,
+            checkpoint,
         )
-        from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-        k = len(self.classes_)
-        transformers.set_seed(self.seed)
-        self.tokenizer_ = AutoTokenizer.from_pretrained(self.base_model)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            self.base_model,
-            num_labels=k,
-            id2label=dict(enumerate(self.classes_)),
-            label2id={c: i for i, c in enumerate(self.classes_)},
-            problem_type="single_label_classification",
-            ignore_mismatched_sizes=True,
-        )
-        self.model_type_ = model.config.model_type
-
-        def dataset(items: list[Prepared], ids: np.ndarray) -> list[dict]:
-            enc = self.tokenizer_(
-                [self._input_text(p) for p in items], truncation=True, max_length=self.max_length
-            )
-            keys = list(enc.keys())
-            return [
-                {**{key: enc[key][i] for key in keys}, "labels": int(ids[i])}
-                for i in range(len(items))
-            ]
-
-        train_set, dev_set = dataset(prepared, y), dataset(dev_prepared, y_dev)
-        counts = np.bincount(y, minlength=k).astype(np.float64)
-        if self.class_weight == "balanced":
-            weights = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0)
-        else:
-            weights = np.ones(k)
-
-        cuda = torch.cuda.is_available()
-        bf16 = cuda and torch.cuda.is_bf16_supported()
-        steps_per_epoch = math.ceil(len(train_set) / self.batch_size)
-        total = self.max_steps or math.ceil(self.epochs * steps_per_epoch)
-        eval_steps = self.eval_steps or steps_per_epoch
-        args = TrainingArguments(
-            output_dir=str(work_dir),
-            per_device_train_batch_size=self.batch_size,
-            per_device_eval_batch_size=self.batch_size * 2,
-            num_train_epochs=self.epochs,
-            max_steps=self.max_steps or -1,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            warmup_steps=math.ceil(self.warmup_ratio * total),
-            eval_strategy="steps",
-            eval_steps=eval_steps,
-            save_strategy="steps",
-            save_steps=eval_steps,
-            save_total_limit=2,
-            load_best_model_at_end=True,
-            metric_for_best_model="macro_f1",
-            greater_is_better=True,
-            logging_strategy="steps",
-            logging_steps=max(1, eval_steps // 5),
-            logging_first_step=True,
-            seed=self.seed,
-            data_seed=self.seed,
-            use_cpu=not cuda,
-            bf16=bf16,
-            fp16=cuda and not bf16,
-            dataloader_pin_memory=cuda,
-            report_to="none",
-            disable_tqdm=True,
-        )
-        trainer = _weighted_trainer_class()(
-            class_weights=torch.tensor(weights, dtype=torch.float32),
-            model=model,
-            args=args,
-            train_dataset=train_set,
-            eval_dataset=dev_set,
-            data_collator=DataCollatorWithPadding(self.tokenizer_),
-            processing_class=self.tokenizer_,
-            compute_metrics=_dev_metrics(k),
-            callbacks=[EarlyStoppingCallback(self.early_stopping_patience), _log_callback()],
-        )
-        # Library code does not print: progress goes to logging (`kiemtin -v`).
-        trainer.remove_callback(PrinterCallback)
-        trainer.remove_callback(ProgressCallback)
-        log.info(
-            "fine-tuning %s on %d texts (dev %d), %d steps, %s",
-            self.base_model, len(train_set), len(dev_set), total,
-            "bf16" if bf16 else "fp16" if cuda else "CPU",
-        )
-        trainer.train(resume_from_checkpoint=checkpoint)
-
-        self.model_ = trainer.model.float().eval()
+        self.tokenizer_ = tuned.tokenizer
+        self.model_type_ = tuned.model.config.model_type
+        self.model_ = tuned.model
         self.device_ = next(self.model_.parameters()).device
         self.onnx_ = None
         self.source_dir_ = None
-        self.training_log_ = _training_log(trainer.state, checkpoint)
-        dev_logits = self._logits([self._input_text(p) for p in dev_prepared])
+        self.training_log_ = tuned.training_log
+        dev_logits = self._logits(dev_texts)
         self.temperature_, self.bias_ = fit_temperature_and_bias(
             dev_logits, y_dev, temperature_range=TEMPERATURE_RANGE
         )
         self.decision_weights_ = fit_decision_weights(
             calibrated_proba(dev_logits, self.temperature_, self.bias_), y_dev
         )
-        self.n_dev_ = len(dev_set)
+        self.n_dev_ = len(dev_texts)
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -593,10 +466,6 @@ def _quiet():
 
 def _onnx_encoder(encoder_dir: Path):
     """An ONNX Runtime session over ``encoder_dir`` when it holds an export, else None."""
-    try:
-        from .onnx_runtime import OnnxEncoder, has_onnx
-    except ImportError:
-        return None
     if not has_onnx(encoder_dir):
         return None
     try:
@@ -609,79 +478,5 @@ def _onnx_encoder(encoder_dir: Path):
 def _safe_serialization(model) -> dict:
     """``safe_serialization=True`` where this transformers version still takes it (v5
     always writes safetensors and dropped the argument)."""
-    import inspect
-
     params = inspect.signature(model.save_pretrained).parameters
     return {"safe_serialization": True} if "safe_serialization" in params else {}
-
-
-def _training_log(state, resumed_from: str | None) -> dict:
-    """The Trainer's history, reduced to what the model card and tests read."""
-    history = state.log_history
-    best = state.best_model_checkpoint
-    return {
-        "global_step": int(state.global_step),
-        "resumed_from_step": _step_of(resumed_from),
-        "best_step": _step_of(best),
-        "best_dev_macro_f1": None if state.best_metric is None else round(state.best_metric, 4),
-        "loss": [[int(h["step"]), round(float(h["loss"]), 4)] for h in history if "loss" in h],
-        "dev_macro_f1": [
-            [int(h["step"]), round(float(h["eval_macro_f1"]), 4)]
-            for h in history
-            if "eval_macro_f1" in h
-        ],
-    }
-
-
-def _step_of(checkpoint: str | None) -> int | None:
-    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else None
-
-
-def _dev_metrics(k: int):
-    from sklearn.metrics import f1_score
-
-    def compute(eval_pred) -> dict:
-        logits, y = eval_pred.predictions, eval_pred.label_ids
-        predicted = np.argmax(logits, axis=1)
-        return {"macro_f1": float(f1_score(y, predicted, average="macro", labels=range(k)))}
-
-    return compute
-
-
-@functools.cache
-def _weighted_trainer_class():
-    import torch
-    from transformers import Trainer
-
-    class WeightedTrainer(Trainer):
-        """Cross-entropy weighted per label (against class imbalance)."""
-
-        def __init__(self, *args, class_weights, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.class_weights = class_weights
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            logits = outputs.logits.float()
-            loss = torch.nn.functional.cross_entropy(
-                logits, labels, weight=self.class_weights.to(logits.device)
-            )
-            return (loss, outputs) if return_outputs else loss
-
-    return WeightedTrainer
-
-
-def _log_callback():
-    from transformers import TrainerCallback
-
-    class LogCallback(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs:
-                shown = ", ".join(
-                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                    for k, v in logs.items()
-                )
-                log.info("step %d/%d: %s", state.global_step, state.max_steps, shown)
-
-    return LogCallback()

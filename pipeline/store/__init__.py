@@ -11,32 +11,30 @@ append-only audit trail, in SQLite (the embedded default) or PostgreSQL.
         store.record_answer(session, item.id, "lan", "hate", item.version)
 
 Modules: ``db`` (settings, engines, sessions, migrations), ``tables`` (the schema),
-``queue`` (ingest, queue order, answers, groups, agreement), ``users`` (accounts),
-``audit`` (the trail and its export), ``labels`` (reviewed labels out as corpus files,
-Label Studio files in), ``rebuttals`` (counter-messages for confirmed narratives).
+``intake`` (scored posts in), ``queue`` (queue order, groups), ``answers`` (answers,
+decisions, agreement), ``users`` (accounts), ``audit`` (the trail and its export),
+``labels_export`` (reviewed labels out as corpus files), ``label_studio`` (Label Studio
+files in), ``rebuttals`` (counter-messages for confirmed narratives), ``rescore``
+(re-scoring after a promotion); ``json_array`` reads big JSON arrays, ``_shared`` holds
+what the modules share.
 """
 
 from . import audit, rebuttals
-from .audit import AuditAppendOnlyError
-from .db import Settings, make_engine, session_factory, upgrade, writing
-from .labels import ImportReport, export_labels, import_label_studio
-from .queue import (
-    AddReport,
+from ._shared import ConflictError, ForbiddenError, NotFoundError
+from .answers import (
     Agreement,
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-    add_scored,
-    add_scored_file,
     adjudicate,
     cohens_kappa,
-    get_item,
-    group_members,
-    next_items,
     record_answer,
     split_from_group,
     undo_answer,
 )
+from .audit import AuditAppendOnlyError
+from .db import Settings, make_engine, session_factory, upgrade, writing
+from .intake import AddReport, add_scored, add_scored_file
+from .label_studio import ImportReport, import_label_studio
+from .labels_export import export_labels
+from .queue import get_item, group_members, next_items
 from .tables import ROLES, STATUSES, Answer, AuditEntry, Group, Item, Rebuttal, User
 from .users import add_user, get_user, verify_password
 

@@ -16,6 +16,7 @@ from typing import IO
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from ..batch.outputs import write_atomically
 from ..errors import KiemtinError
 from .tables import AuditEntry, utcnow
 
@@ -84,14 +85,18 @@ def entries(session: Session, entity: str | None = None, entity_id: object = Non
     return session.scalars(query).all()
 
 
+def recent_entries(session: Session, limit: int = 200) -> list[AuditEntry]:
+    """The newest ``limit`` audit rows, newest first (the audit page)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
 def export(session: Session, out: str | os.PathLike | IO[str]) -> int:
     """Write every audit row as one JSON line, in id order; returns the number of rows.
 
     A path is written as ``PATH.partial`` and renamed when complete; an open text stream
     (e.g. ``sys.stdout``) is written as is. The same table gives the same bytes.
     """
-    from ..batch.outputs import write_atomically
-
     return write_atomically(out, lambda stream: _write_entries(session, stream))
 
 

@@ -23,17 +23,18 @@ from sqlalchemy.orm import Session
 
 from ..errors import InputError
 from ..tasks import known_tasks, load_task
+from ..text.similarity import most_similar
 from . import audit
-from .db import writing
-from .queue import (
+from ._shared import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
-    _acting_user,
-    _among,
-    _lock_item,
-    _state,
+    acting_user,
+    item_state,
+    lock_item,
+    one_of,
 )
+from .db import writing
 from .tables import DECIDED, Group, Item, Rebuttal, User, utcnow
 
 WRITING_ROLES = ("admin", "communicator")
@@ -106,11 +107,11 @@ def confirmed_narratives(
     group_ids = [it.group_id for it in items if it.group_id is not None]
     sizes: dict[int, int] = {}
     counts: dict[int, Counter] = {}
-    for among in _among(session, Item.group_id, group_ids, BigInteger()):
+    for among in one_of(session, Item.group_id, group_ids, BigInteger()):
         rows = session.execute(select(Item.group_id, func.count()).where(among).group_by(
             Item.group_id))
         sizes.update(dict(rows.all()))
-    for among in _among(session, Rebuttal.group_id, group_ids, BigInteger()):
+    for among in one_of(session, Rebuttal.group_id, group_ids, BigInteger()):
         rows = session.execute(
             select(Rebuttal.group_id, Rebuttal.status, func.count())
             .where(among)
@@ -151,8 +152,6 @@ def suggestions(session: Session, item_id: int, k: int = SUGGESTIONS) -> list[Su
     Every post of each such narrative is compared (a reworded post may be closest to a
     member rather than to the representative), through ``pipeline.text.similarity``.
     """
-    from ..text.similarity import most_similar
-
     item = representative(session, _get_item(session, item_id))
     approved_groups = (
         select(Rebuttal.group_id).where(Rebuttal.status.in_(APPROVED)).distinct()
@@ -162,7 +161,7 @@ def suggestions(session: Session, item_id: int, k: int = SUGGESTIONS) -> list[Su
     group_ids = sorted(session.scalars(approved_groups))
     candidates: list[tuple[int, np.ndarray]] = []
     group_of: dict[int, int] = {}
-    for among in _among(session, Item.group_id, group_ids, BigInteger()):
+    for among in one_of(session, Item.group_id, group_ids, BigInteger()):
         for item_id_, group_id, sig in session.execute(
             select(Item.id, Item.group_id, Item.signature).where(among).order_by(Item.id)
         ):
@@ -205,6 +204,11 @@ def get_rebuttal(session: Session, rebuttal_id: int) -> Rebuttal:
             fix="Reload the list of rebuttals; the id may be mistyped.",
         )
     return rebuttal
+
+
+def find_rebuttal(session: Session, rebuttal_id: int) -> Rebuttal | None:
+    """The rebuttal, or None when there is none with that id (for pages that say so)."""
+    return session.get(Rebuttal, rebuttal_id)
 
 
 def _lock_rebuttal(session: Session, rebuttal_id: int, expected_version: int | None) -> Rebuttal:
@@ -255,12 +259,12 @@ def _narrative_group(session: Session, item: Item, actor: str) -> int:
     group = Group(task=item.task, representative_id=item.id, created_at=utcnow())
     session.add(group)
     session.flush()
-    before = _state(item)
+    before = item_state(item)
     item.group_id, item.is_representative = group.id, True
     item.version += 1
     audit.record(session, actor, "add", "group", group.id, None,
                  {"task": group.task, "representative_id": item.id, "why": "rebuttal"})
-    audit.record(session, actor, "join_group", "item", item.id, before, _state(item))
+    audit.record(session, actor, "join_group", "item", item.id, before, item_state(item))
     return group.id
 
 
@@ -275,8 +279,8 @@ def create_draft(
     """A communicator's (or admin's) draft rebuttal for the narrative of ``item_id``."""
     title, body = _check_text(title, body)
     with writing(session):
-        user = _acting_user(session, author, WRITING_ROLES, "write rebuttals")
-        item = _lock_item(session, item_id)
+        user = acting_user(session, author, WRITING_ROLES, "write rebuttals")
+        item = lock_item(session, item_id)
         item = representative(session, item)
         if not is_confirmed(item):
             raise ConflictError(
@@ -319,7 +323,7 @@ def edit_draft(
     """Change a draft's title and text (only drafts change; an approved text is final)."""
     title, body = _check_text(title, body)
     with writing(session):
-        user = _acting_user(session, editor, WRITING_ROLES, "write rebuttals")
+        user = acting_user(session, editor, WRITING_ROLES, "write rebuttals")
         rebuttal = _lock_rebuttal(session, rebuttal_id, expected_version)
         if rebuttal.status != "draft":
             raise ConflictError(
@@ -349,7 +353,7 @@ def approve(
     """A second person approves a draft: a trainer, an admin or a communicator holding the
     right, and neither its author nor its last editor."""
     with writing(session):
-        user = _acting_user(session, approver, (*APPROVING_ROLES, "communicator"),
+        user = acting_user(session, approver, (*APPROVING_ROLES, "communicator"),
                             "approve rebuttals")
         if not may_approve(user):
             raise ForbiddenError(
@@ -385,7 +389,7 @@ def publish(
 ) -> Rebuttal:
     """Mark an approved rebuttal as handed out."""
     with writing(session):
-        user = _acting_user(session, publisher, PUBLISHING_ROLES, "publish rebuttals")
+        user = acting_user(session, publisher, PUBLISHING_ROLES, "publish rebuttals")
         rebuttal = _lock_rebuttal(session, rebuttal_id, expected_version)
         if rebuttal.status != "approved":
             raise ConflictError(

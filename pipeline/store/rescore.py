@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import InputError
 from . import audit
+from ._shared import NotFoundError, check_score
 from .db import writing
-from .queue import NotFoundError, _check_score
 from .tables import Item, Job, utcnow
 
 BATCH_SIZE = 500
@@ -108,7 +108,7 @@ def run_rescore(
                 records = classifier.score([t for _, t in items], workers=workers)
                 with writing(session):
                     for (item_id, text), record in zip(items, records, strict=True):
-                        score = _check_score(task, record["scores"][task], text, text)
+                        score = check_score(task, record["scores"][task], text, text)
                         # Only while still open: an answer may have decided it meanwhile.
                         session.execute(
                             update(Item)

@@ -71,7 +71,8 @@ def _check_password(password: str) -> str:
     return password
 
 
-def _public(user: User) -> dict:
+def public_fields(user: User) -> dict:
+    """The account as the audit trail records it (never the password hash)."""
     return {
         "name": user.name,
         "role": user.role,
@@ -133,7 +134,7 @@ def add_user(
         )
         session.add(user)
         session.flush()
-        audit.record(session, actor, "add", "user", user.id, None, _public(user))
+        audit.record(session, actor, "add", "user", user.id, None, public_fields(user))
     return user
 
 
@@ -170,9 +171,9 @@ def set_role(session: Session, name: str, role: str, actor: str) -> User:
     check_role(role)
     with writing(session):
         user = require_user(session, name)
-        before = _public(user)
+        before = public_fields(user)
         user.role = role
-        audit.record(session, actor, "set_role", "user", user.id, before, _public(user))
+        audit.record(session, actor, "set_role", "user", user.id, before, public_fields(user))
     return user
 
 
@@ -191,9 +192,9 @@ def set_approver(session: Session, name: str, approves: bool, actor: str) -> Use
     with writing(session):
         user = require_user(session, name)
         _check_approver(user.role, approves)
-        before = _public(user)
+        before = public_fields(user)
         user.approves_rebuttals = bool(approves)
-        audit.record(session, actor, "set_approver", "user", user.id, before, _public(user))
+        audit.record(session, actor, "set_approver", "user", user.id, before, public_fields(user))
     return user
 
 
@@ -201,7 +202,7 @@ def set_active(session: Session, name: str, active: bool, actor: str) -> User:
     """Switch an account off (it can no longer log in or answer) or back on."""
     with writing(session):
         user = require_user(session, name)
-        before = _public(user)
+        before = public_fields(user)
         user.active = bool(active)
-        audit.record(session, actor, "set_active", "user", user.id, before, _public(user))
+        audit.record(session, actor, "set_active", "user", user.id, before, public_fields(user))
     return user

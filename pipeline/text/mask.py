@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .normalise import personal_data_spans
+from .normalise import normalise, personal_data_spans
 
 MASK = "•"
 _MASKED = re.compile(r"\w")
@@ -30,3 +30,17 @@ def mask_personal_data(text: str) -> str:
         last = end
     parts.append(text[last:])
     return "".join(parts)
+
+
+def same_post_key(text: str) -> str:
+    """What makes two texts the same post: normalised, with personal data masked.
+
+    Training compares these (a reviewed label replaces a corpus row's, a test text is
+    "seen" in training); the review queue compares them folded further (case and
+    diacritics dropped, ``similarity.fold``) and hashed, so its near-identical spellings
+    are one item.
+
+    >>> same_post_key("Gọi 0912 345 678 ko") == same_post_key("Gọi 0987 654 321 không")
+    True
+    """
+    return normalise(mask_personal_data(text))

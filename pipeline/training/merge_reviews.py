@@ -23,8 +23,8 @@ from pathlib import Path
 
 from ..errors import CorpusError
 from ..tasks import Task
-from ..text.mask import mask_personal_data
-from ..text.normalise import normalise
+from ..text.mask import same_post_key
+from .corpora import load_corpus
 
 EXAMPLES = 20  # ids of left-out reviews kept in the training record
 
@@ -72,11 +72,6 @@ class MergeReport:
         )
 
 
-def text_key(text: str) -> str:
-    """What makes two texts the same post here: normalised, with personal data masked."""
-    return normalise(mask_personal_data(text))
-
-
 def is_database_url(source: str | Path) -> bool:
     return "://" in str(source)
 
@@ -115,7 +110,7 @@ def read_reviews(source: str | Path, task: Task, report: MergeReport) -> list[Re
 
 def _database_rows(url: str, task: Task) -> Iterator[dict]:
     from ..store.db import make_engine, session_factory
-    from ..store.labels import labelled_records
+    from ..store.labels_export import labelled_records
 
     engine = make_engine(url)
     try:
@@ -126,8 +121,6 @@ def _database_rows(url: str, task: Task) -> Iterator[dict]:
 
 
 def _file_rows(path: str | Path) -> Iterator[dict]:
-    from .corpora import load_corpus
-
     path = Path(path)
     if not path.is_file():
         raise CorpusError(
@@ -154,11 +147,11 @@ def merge_reviews(
     ids, texts, labels = (list(x) for x in train)
     by_key: dict[str, Reviewed] = {}
     for r in reviewed:  # the source's order: a later review of the same text wins
-        key = text_key(r.text)
+        key = same_post_key(r.text)
         if key in by_key:
             report.duplicates += 1
         by_key[key] = r
-    in_test = {text_key(t) for t in test_texts}
+    in_test = {same_post_key(t) for t in test_texts}
     for key in sorted(by_key.keys() & in_test):
         report.left_out_in_test += 1
         if len(report.left_out_examples) < EXAMPLES:
@@ -166,7 +159,7 @@ def merge_reviews(
         del by_key[key]
     changes: Counter[str] = Counter()
     for i, text in enumerate(texts):
-        r = by_key.pop(text_key(text), None)
+        r = by_key.pop(same_post_key(text), None)
         if r is None:
             continue
         changes["overridden" if labels[i] != r.label else "confirmed"] += 1

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve
 
 from ..errors import CorpusError, InputError, ModelDirError
 from ..model import DEFAULT_MODELS_ROOT
@@ -262,8 +264,6 @@ def _r(x) -> float | None:
 
 def _curves(scorer: Scorer, labels: list[str], proba: np.ndarray, pred: list[str]) -> dict:
     """The data behind the three plots (rounded, bounded in size)."""
-    from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve
-
     classes = list(scorer.classes_)
     y_true = np.asarray(labels)
     counts = confusion_matrix(y_true, np.asarray(pred), labels=classes)
@@ -531,8 +531,6 @@ def display_names(metrics: dict) -> tuple[str, str | None]:
 
 def render_html(metrics: dict) -> str:
     """The report page for a ``metrics.json`` dict (autoescaped: corpus text stays text)."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
     env = Environment(
         loader=PackageLoader("pipeline.web", "templates"),
         autoescape=select_autoescape(["html"]),

@@ -17,18 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CorpusError, InputError
+from ..model import registry
 from ..model.card import write_model_card
-from ..model.directory import (
-    CURRENT_FILE,
-    METRICS_FILE,
-    _families,
-    load_model,
-    read_config,
-    save_model,
-    set_current,
-    write_json,
-)
+from ..model.directory import METRICS_FILE, load_model, read_config, save_model, write_json
+from ..model.families import FAMILY_NAMES, scorer_class
 from ..model.linear import LinearScorer
+from ..model.transformer import (
+    TransformerScorer,
+    hold_out_dev,
+    last_checkpoint,
+    require_libraries,
+)
 from ..tasks import Task, load_task
 from ..text.normalise import normalise
 from ..text.prepare import prepare
@@ -45,7 +44,7 @@ from .metrics import evaluate
 log = logging.getLogger(__name__)
 
 TRAIN_SPLITS = ("train", "dev")
-FAMILIES = ("linear", "transformer")
+FAMILIES = FAMILY_NAMES  # what --family takes
 
 
 @dataclass(frozen=True)
@@ -106,10 +105,16 @@ def train_model(
     reviews: str | Path | None = None,
     family: str = "linear",
     family_options: dict | None = None,
+    actor: str = "train",
+    audit_session=None,
 ) -> TrainResult:
     """Fit, save, reload, evaluate on the fixed test split and write the model card.
 
-    ``promote=None`` makes the model current only when the task has no current model yet.
+    ``promote=None`` makes the model current only when the task has no current model yet
+    (``registry.promote_first``). ``promote=True`` promotes it as ``kiemtin models promote``
+    does (``registry.promote``: through the gate, recorded in HISTORY.jsonl and, given
+    ``audit_session``, the audit trail, by ``actor``); a refusal raises
+    ``PromotionRefused`` with the model directory written but not current.
     ``reviews`` (an export file or a database URL) merges reviewed labels into training.
     ``family`` picks the model family (``name`` defaults to it); ``hyperparameters`` go to
     its scorer (linear: ``C``, ``cv_folds``; transformer: ``base_model``,
@@ -218,17 +223,21 @@ def train_model(
     load_model(model_dir)  # the directory must now be whole
 
     if promote is None:
-        promote = not (task_dir / CURRENT_FILE).is_file()
-    if promote:
-        set_current(model_dir)
+        became_current = registry.promote_first(model_dir)
+    elif promote:
+        became_current = registry.promote(
+            models_root, model_dir, actor=actor, audit_session=audit_session
+        ).changed
+    else:
+        became_current = False
     summary = corpus.summary() + (f"\n{merged.summary()}" if merged is not None else "")
-    return TrainResult(model_dir, metrics, promote, summary)
+    return TrainResult(model_dir, metrics, became_current, summary)
 
 
 def load_model_unchecked(model_dir: Path):
     """Load weights before metrics.json and the card exist (only training needs this)."""
     config = read_config(model_dir)
-    family = _families()[config["family"]]
+    family = scorer_class(config["family"], model_dir)
     return family.load(model_dir, config, Task.from_dict(config["task"]))
 
 
@@ -237,9 +246,7 @@ def _transformer_options(
 ) -> dict:
     """``work_dir`` (default ``out/train/<task>-<name>``) and ``resume``, checked before any
     work, as are the libraries and the base model: a run that cannot train stops at once."""
-    from ..model.transformer import _libraries, last_checkpoint
-
-    _libraries("--family transformer")
+    require_libraries("--family transformer")
     if not (hyperparameters or {}).get("base_model"):
         raise InputError(
             "transformer hyper-parameters",
@@ -262,8 +269,6 @@ def _fit_transformer(task, name, prepared, labels, split_sizes, hyperparameters,
 
     Returns the scorer, the labels it was fitted on and what the dev set was.
     """
-    from ..model.transformer import TransformerScorer, hold_out_dev
-
     scorer = TransformerScorer(task, **(hyperparameters or {}))
     if "dev" in split_sizes:
         start = split_sizes["train"]

@@ -18,7 +18,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from ..errors import InputError, KiemtinError
+from ..errors import InputError
+from ..store.db import Settings, make_engine, session_factory
+from ..store.users import get_user, verify_password
+from .errors import install_error_pages
+from .routes import rebuttals as routes_rebuttals
+from .routes import review as routes_review
 from .security import (
     CSRF_FIELD,
     HOME_PAGES,
@@ -63,8 +68,6 @@ class WebSettings:
 
     @classmethod
     def from_env(cls) -> WebSettings:
-        from ..store.db import Settings
-
         return cls(
             secret_key=os.environ.get("KIEMTIN_SECRET_KEY", ""),
             database_url=Settings.from_env().database_url,
@@ -81,8 +84,6 @@ def _share(value: str) -> float:
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
-    from ..store.db import make_engine, session_factory
-
     settings = settings or WebSettings.from_env()
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
@@ -107,8 +108,6 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             yield session
 
     def current_user(request: Request):
-        from ..store.users import get_user
-
         name = request.session.get("user")
         if not name:
             return None
@@ -149,20 +148,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         if not csrf_ok(request.session.get(CSRF_FIELD), token):
             raise HTTPException(403, "The form was stale or not from this site; reload the page.")
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        if exc.status_code == 401 and request.method == "GET":
-            return RedirectResponse(request.url_for("login_page"), status_code=303)
-        return render(
-            request,
-            "error.html",
-            status=exc.status_code,
-            status_code=exc.status_code,
-            title={401: "Not logged in", 403: "Forbidden", 404: "Not found", 409: "Conflict"}.get(
-                exc.status_code, "Error"
-            ),
-            message=exc.detail,
-        )
+    install_error_pages(app, render)
 
     @app.get("/login", response_class=HTMLResponse, name="login_page")
     def login_page(request: Request):
@@ -175,8 +161,6 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         password: str = Form(...),
         csrf_token: str | None = Form(None),
     ):
-        from ..store.users import verify_password
-
         check_csrf(request, csrf_token)
         keys = (f"ip:{request.client.host if request.client else '?'}", f"user:{name}")
         if settings.rate_limit.blocked(*keys):
@@ -212,25 +196,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         return RedirectResponse(home_url(request, user.role if user else None), status_code=303)
 
     def store_call(fn, *args, **kwargs):
-        """Call a store write; its refusals become HTTP errors with the store's message."""
-        from ..store import queue
-
-        try:
-            with db() as session:
-                return fn(session, *args, **kwargs)
-        except queue.ConflictError as exc:
-            raise HTTPException(409, str(exc)) from exc
-        except queue.NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except queue.ForbiddenError as exc:
-            raise HTTPException(403, str(exc)) from exc
-        except KiemtinError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        """Call a store write; its refusals reach the error pages with the store's message."""
+        with db() as session:
+            return fn(session, *args, **kwargs)
 
     # Queue, item, answers and audit routes; narratives and rebuttals.
-    from .routes import rebuttals as routes_rebuttals
-    from .routes import review as routes_review
-
     for routes in (routes_review, routes_rebuttals):
         routes.register(
             app, db=db, render=render, require=require, check_csrf=check_csrf,

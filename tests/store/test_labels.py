@@ -24,13 +24,15 @@ from pipeline.store import (
     adjudicate,
     export_labels,
     import_label_studio,
+    json_array,
     record_answer,
     verify_password,
 )
-from pipeline.store import labels as labels_module
+from pipeline.store import labels_export as labels_module
 from pipeline.store.audit import entries
 from pipeline.store.db import make_engine, session_factory, upgrade
-from pipeline.store.labels import COLUMNS, _ArrayReader
+from pipeline.store.json_array import JsonArrayReader
+from pipeline.store.labels_export import COLUMNS
 from pipeline.store.tables import Answer, Group, Item, User
 from pipeline.text.similarity import fold
 from pipeline.training.corpora import load_corpus
@@ -260,7 +262,7 @@ def test_exports_are_deterministic_and_a_stream_gets_the_same_bytes(session, tmp
     assert all(list(row) == list(COLUMNS) for row in read_jsonl(tmp_path / "a.jsonl"))
     raw = (tmp_path / "a.label-studio").read_text(encoding="utf-8")
     assert raw.startswith("[{") and raw.endswith("}]\n") and raw.count("},\n{") == 13
-    assert json.loads(raw) == list(_ArrayReader(tmp_path / "a.label-studio"))
+    assert json.loads(raw) == list(JsonArrayReader(tmp_path / "a.label-studio"))
 
 
 def test_a_failed_export_leaves_no_file(session, tmp_path, monkeypatch):
@@ -542,7 +544,7 @@ def test_the_reader_finds_every_task_across_chunk_boundaries(session, tmp_path, 
     reviewed_store(session)
     path = tmp_path / "labels.json"
     export_labels(session, path, "label-studio")
-    monkeypatch.setattr(labels_module, "READ_CHUNK", 7)
-    assert list(_ArrayReader(path)) == json.loads(path.read_text(encoding="utf-8"))
+    monkeypatch.setattr(json_array, "READ_CHUNK", 7)
+    assert list(JsonArrayReader(path)) == json.loads(path.read_text(encoding="utf-8"))
     (tmp_path / "empty.json").write_text(" [ ] \n", encoding="utf-8")
-    assert list(_ArrayReader(tmp_path / "empty.json")) == []
+    assert list(JsonArrayReader(tmp_path / "empty.json")) == []

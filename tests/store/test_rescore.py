@@ -11,14 +11,14 @@ from pipeline.store.audit import entries
 from pipeline.store.queue import next_items
 from pipeline.store.rescore import get_job, run_rescore, start_rescore
 from pipeline.store.tables import Item
-from tests.conftest import _vihsd_rows
+from tests.conftest import vihsd_rows
 from tests.store.conftest import scored
 
 
 @pytest.fixture
 def queue(session):
     add_user(session, "lan", "reviewer", "lan password")
-    rows = _vihsd_rows("test", 12)
+    rows = vihsd_rows("test", 12)
     # The old model's scores: the same for every post, so the queue order is arbitrary.
     add_scored(session, [scored(r["id"], r["text"]) for r in rows], actor="test")
     items = session.query(Item).order_by(Item.id).all()

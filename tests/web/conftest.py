@@ -6,7 +6,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.store.queue import add_scored
+from pipeline.store.intake import add_scored
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app
 from pipeline.web.security import ROLES, LoginRateLimiter
@@ -85,7 +85,7 @@ def log_in(client: TestClient, name: str, password: str = PASSWORD):
 def confirmed_draft(factory, source_id: str = "p2", author: str = "writer") -> tuple[int, int]:
     """Confirm post ``source_id`` (hostile) by review and draft a rebuttal for it:
     (item id, rebuttal id)."""
-    from pipeline.store.queue import record_answer
+    from pipeline.store.answers import record_answer
     from pipeline.store.rebuttals import create_draft
     from pipeline.store.tables import Item
 

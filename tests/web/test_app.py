@@ -152,7 +152,7 @@ def test_the_app_refuses_a_weak_secret_key():
 
 
 def test_agreement_between_two_reviewers_is_shown_as_kappa(app, as_user, engine, sessions):
-    from pipeline.store.queue import add_scored, record_answer
+    from pipeline.store import add_scored, record_answer
     from tests.web.conftest import scored
 
     texts = ["Giá xăng tăng mạnh từ chiều nay", "Đội tuyển thắng trận bán kết tối qua",

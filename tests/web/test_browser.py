@@ -7,7 +7,7 @@ the test skips, unless ``CI`` is set: then it fails.
 
 import pytest
 
-from pipeline.store.queue import add_scored
+from pipeline.store.intake import add_scored
 from pipeline.store.tables import Item
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app

@@ -9,7 +9,7 @@ from collections import Counter
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from pipeline.store.queue import add_scored
+from pipeline.store.intake import add_scored
 from pipeline.store.tables import Answer, Item, User
 from pipeline.store.users import add_user
 from tests.store.conftest import scored

@@ -11,9 +11,9 @@ import zipfile
 
 import pytest
 
+from pipeline.store import add_scored, record_answer
 from pipeline.store import rebuttals as rb
 from pipeline.store.audit import entries
-from pipeline.store.queue import add_scored, record_answer
 from pipeline.store.tables import Item, Rebuttal
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app

@@ -24,8 +24,8 @@ def _excerpt(text: str) -> str:
 
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
     from ...store import rebuttals as rb
-    from ...store.queue import group_members
-    from ...store.tables import REBUTTAL_STATUSES, Group, Item, Rebuttal
+    from ...store.queue import find_item, group_members
+    from ...store.tables import REBUTTAL_STATUSES
     from ..pack import pack_zip
 
     def rebuttal_row(request: Request, r) -> dict:
@@ -68,7 +68,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     def narrative_page(request: Request, item_id: int, reuse: int | None = None):
         user = require(request, "view_rebuttals")
         with db() as session:
-            item = session.get(Item, item_id)
+            item = find_item(session, item_id)
             if item is None:
                 raise HTTPException(404, f"There is no item {item_id}.")
             rep = rb.representative(session, item)
@@ -78,7 +78,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 )
             draft = {"title": "", "body": "", "reused_from": None}
             if reuse is not None:
-                source = session.get(Rebuttal, reuse)
+                source = rb.find_rebuttal(session, reuse)
                 if source is None or source.status not in rb.APPROVED:
                     raise HTTPException(400, f"Rebuttal {reuse} is not an approved one to reuse.")
                 draft = {"title": source.title, "body": source.body, "reused_from": source.id}
@@ -149,10 +149,10 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     def rebuttal_page(request: Request, rebuttal_id: int):
         user = require(request, "view_rebuttals")
         with db() as session:
-            r = session.get(Rebuttal, rebuttal_id)
+            r = rb.find_rebuttal(session, rebuttal_id)
             if r is None:
                 raise HTTPException(404, f"There is no rebuttal {rebuttal_id}.")
-            group_rep = session.get(Group, r.group_id).representative
+            group_rep = r.group.representative
             view = {
                 **rebuttal_row(request, r),
                 "body": r.body,

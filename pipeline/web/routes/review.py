@@ -14,6 +14,7 @@ from ...tasks import load_task
 from ..highlight import highlight
 
 QUEUE_PAGE_SIZE = 50
+AUDIT_PAGE_SIZE = 200
 EXCERPT = 160
 STATUSES = ("open", "answered", "adjudication", "done")
 
@@ -32,9 +33,9 @@ def _float_or_none(value: str | None) -> float | None:
 
 
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
-    from ...store import queue
+    from ...store import answers, audit, queue
     from ...store.rescore import recent_jobs
-    from ...store.tables import AuditEntry, Item
+    from ...store.tables import Item
 
     def queue_items(session, request: Request) -> tuple[list[Item], dict]:
         q = request.query_params
@@ -56,6 +57,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         user = require(request, "view_queue")
         with db() as session:
             items, filters = queue_items(session, request)
+            sizes = queue.group_sizes(session, items)
             rows = [
                 {
                     "id": it.id,
@@ -65,7 +67,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                     "uncertainty": it.uncertainty,
                     "excerpt": _excerpt(it.text),
                     "status": it.status,
-                    "group_size": queue.group_size(session, it),
+                    "group_size": sizes[it.id],
                     "url": request.url_for("item_page", item_id=it.id),
                 }
                 for it in items
@@ -79,7 +81,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 if j.status in ("queued", "running", "failed")
             ]
             # Shown once items have two independent answers (KIEMTIN_REVIEWS_NEEDED >= 2).
-            agreement = [a for a in (queue.cohens_kappa(session, t) for t in tasks) if a.items]
+            agreement = [a for a in (answers.cohens_kappa(session, t) for t in tasks) if a.items]
         return render(
             request,
             "queue.html",
@@ -96,17 +98,17 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     def item_page(request: Request, item_id: int):
         user = require(request, "view_queue")
         with db() as session:
-            item = session.get(Item, item_id)
+            item = queue.find_item(session, item_id)
             if item is None:
                 raise HTTPException(404, f"There is no item {item_id}.")
             prev_id, next_id = queue.neighbours(
                 session, item, uncertain_share=app.state.settings.uncertain_share
             )
-            answers = [
+            given = [
                 {"reviewer": a.reviewer.name, "label": a.label, "note": a.note}
                 for a in item.answers
             ]
-            mine = any(a["reviewer"] == user.name for a in answers)
+            mine = any(a["reviewer"] == user.name for a in given)
             view = {
                 "id": item.id,
                 "task": item.task,
@@ -122,7 +124,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 else sorted(item.proba),
                 "answerable": item.status == "open" and not mine,
                 "adjudicable": item.status == "adjudication",
-                "answers": answers,
+                "answers": given,
                 "members": [
                     {
                         "excerpt": _excerpt(m.text),
@@ -142,7 +144,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     def _after_write(request: Request, item_id: int, message: str):
         request.session["flash"] = message
         with db() as session:
-            item = session.get(Item, item_id)
+            item = queue.find_item(session, item_id)
             _, next_id = (
                 queue.neighbours(session, item, uncertain_share=app.state.settings.uncertain_share)
                 if item
@@ -166,7 +168,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     ):
         user = require(request, "answer")
         check_csrf(request, csrf_token)
-        store_call(queue.record_answer, item_id, user.name, label, version, note or None)
+        store_call(answers.record_answer, item_id, user.name, label, version, note or None)
         return _after_write(request, item_id, f"Item {item_id}: answered {label}.")
 
     def _item_action(request: Request, item_id: int, csrf_token, action, message: str):
@@ -183,7 +185,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             request,
             item_id,
             csrf_token,
-            queue.undo_answer,
+            answers.undo_answer,
             f"Item {item_id}: your answer was withdrawn.",
         )
 
@@ -193,7 +195,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             request,
             item_id,
             csrf_token,
-            queue.split_from_group,
+            answers.split_from_group,
             f"Item {item_id} now stands alone.",
         )
 
@@ -203,14 +205,14 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     ):
         user = require(request, "adjudicate")
         check_csrf(request, csrf_token)
-        store_call(queue.adjudicate, item_id, user.name, label)
+        store_call(answers.adjudicate, item_id, user.name, label)
         return _after_write(request, item_id, f"Item {item_id}: decided {label}.")
 
     @app.get("/audit", name="audit_page")
     def audit_page(request: Request):
         user = require(request, "view_audit")
         with db() as session:
-            rows = session.query(AuditEntry).order_by(AuditEntry.id.desc()).limit(200).all()
+            rows = audit.recent_entries(session, limit=AUDIT_PAGE_SIZE)
             rows = [
                 {
                     "id": r.id,

@@ -1,0 +1,315 @@
+"""Answers and decisions: reviewers' labels for items, undo, adjudication, splitting groups,
+and agreement between reviewers.
+
+``record_answer`` (optimistic locking on the item's version), ``undo_answer``,
+``adjudicate``, ``split_from_group``; ``cohens_kappa`` for agreement between reviewers.
+
+Groups are reviewed once, through their representative. When the representative's label is
+decided (its answers agree, or a trainer or admin adjudicates), every open member gets the
+same ``label``, status ``done`` and ``label_source_id`` pointing at the representative; no
+answer rows are invented for members, so answers (and kappa) only count what people did. A
+post that joins a group whose label is already decided gets it at once the same way
+(``intake``). Splitting a member out reopens it if it had inherited the label; splitting the
+representative out hands the group to its oldest remaining member and reopens the members
+that had inherited the old representative's label.
+
+Every write function runs in ``db.writing``: it commits by itself unless the caller opened
+the transaction (``with session.begin():``), and raises ``ConflictError`` (and rolls its own
+transaction back) when the item changed under the reviewer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import InputError
+from . import audit
+from ._shared import (
+    ConflictError,
+    acting_user,
+    answer_dict,
+    check_version,
+    chunks,
+    item_state,
+    label_members,
+    lock_item,
+)
+from .db import writing
+from .tables import Answer, Group, Item, User, utcnow
+
+ANSWERING_ROLES = ("admin", "trainer", "reviewer")
+ADJUDICATING_ROLES = ("admin", "trainer")
+
+
+def _check_label(item: Item, label: str) -> None:
+    if label not in item.proba:
+        raise InputError(
+            "label",
+            expected=f"one of {sorted(item.proba)} (task {item.task!r})",
+            found=repr(label),
+            fix="Answer with one of the task's labels.",
+        )
+
+
+def record_answer(
+    session: Session,
+    item_id: int,
+    reviewer: str | User,
+    label: str,
+    expected_version: int | None,
+    note: str | None = None,
+) -> Answer:
+    """Record ``reviewer``'s label for an open item, as loaded at ``expected_version``
+    (the ``version`` the reviewer's page showed; None skips the check, for scripts only).
+
+    Refused with ConflictError when the item's version changed since (it was decided,
+    split, reopened or sent to adjudication; another reviewer's answer that leaves it open
+    does not count), when this reviewer already answered it, when it is not open, or
+    when it is a group member (answer its representative). When ``reviews_needed`` answers
+    are in, the item becomes ``answered`` if they agree (and its group takes the label) or
+    ``adjudication`` if they do not.
+    """
+    with writing(session):
+        user = acting_user(session, reviewer, ANSWERING_ROLES, "answer items")
+        item = lock_item(session, item_id)
+        check_version(item, expected_version)
+        if not item.is_representative:
+            group = session.get(Group, item.group_id)
+            raise ConflictError(
+                f"item {item.id}",
+                expected="an item reviewed on its own or a group's representative",
+                found=f"a member of near-duplicate group {item.group_id}",
+                fix=f"Answer the representative, item {group.representative_id}, or split "
+                "this item out of the group first.",
+            )
+        if item.status != "open":
+            raise ConflictError(
+                f"item {item.id}", expected="status 'open'", found=f"status {item.status!r}",
+                fix="Nothing to answer: it is decided or waiting for adjudication.",
+            )
+        _check_label(item, label)
+        # The item row is locked (PostgreSQL) or the database is (SQLite): no other answer
+        # to this item can arrive until we commit, so this list stays true.
+        prior = session.execute(
+            select(Answer.reviewer_id, Answer.label).where(Answer.item_id == item.id)
+        ).all()
+        if any(reviewer_id == user.id for reviewer_id, _ in prior):
+            raise _duplicate_answer(item.id, user.name)
+        before = item_state(item)
+        answer = Answer(
+            item_id=item.id, reviewer_id=user.id, label=label, model_label=item.model_label,
+            model_score=float(item.proba[item.model_label]), model_risk=item.risk,
+            model_version=item.model_version, note=note or None,
+        )
+        session.add(answer)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a concurrent answer by the same reviewer
+            raise _duplicate_answer(item.id, user.name) from exc
+        labels = [earlier for _, earlier in prior] + [label]
+        # Another reviewer's independent answer does not change what this reviewer is asked
+        # to judge, so only a change of state (decided, disagreement) makes pages stale.
+        if len(labels) >= item.reviews_needed:
+            item.version += 1
+            if len(set(labels)) == 1:
+                item.status, item.label, item.decided_at = "answered", label, utcnow()
+            else:
+                item.status = "adjudication"
+        audit.record(session, user.name, "add", "answer", answer.id, None,
+                     answer_dict(answer, user.name))
+        audit.record(session, user.name, "answer", "item", item.id, before, item_state(item))
+        if item.status == "answered":
+            label_members(session, item, user.name)
+    return answer
+
+
+def _existing_answer(session: Session, item_id: int, user_id: int) -> Answer | None:
+    query = select(Answer).where(Answer.item_id == item_id, Answer.reviewer_id == user_id)
+    return session.scalars(query).one_or_none()
+
+
+def _duplicate_answer(item_id: int, name: str) -> ConflictError:
+    return ConflictError(
+        f"item {item_id}",
+        expected=f"no earlier answer by {name!r} (a reviewer answers an item once)",
+        found="an answer by this reviewer already",
+        fix="Undo your answer first to change it.",
+    )
+
+
+def _reopen_members(session: Session, rep_id: int, actor: str, exclude: int) -> None:
+    """Reopen the items that took their label from ``rep_id`` (it left their group)."""
+    query = (
+        select(Item)
+        .where(Item.label_source_id == rep_id, Item.id != exclude)
+        .order_by(Item.id)
+        .execution_options(populate_existing=True)
+    )
+    for member in session.scalars(query):
+        before = item_state(member)
+        member.status, member.label, member.label_source_id = "open", None, None
+        member.decided_at = None
+        member.version += 1
+        audit.record(session, actor, "reopen", "item", member.id, before, item_state(member))
+
+
+def undo_answer(
+    session: Session, item_id: int, reviewer: str | User, expected_version: int | None = None
+) -> None:
+    """Withdraw ``reviewer``'s answer to an item that is not yet adjudicated.
+
+    The item reopens (its decided label, and the label its members took from it, are
+    withdrawn). The answer row is deleted; the audit trail keeps it.
+    """
+    with writing(session):
+        user = acting_user(session, reviewer, ANSWERING_ROLES, "answer items")
+        item = lock_item(session, item_id)
+        check_version(item, expected_version)
+        answer = _existing_answer(session, item.id, user.id)
+        if answer is None:
+            raise ConflictError(
+                f"item {item.id}", expected=f"an answer by {user.name!r} to withdraw",
+                found="none", fix="Nothing to undo; reload the item.",
+            )
+        if item.status == "done":
+            raise ConflictError(
+                f"item {item.id}", expected="an item not yet adjudicated",
+                found="status 'done' (decided)", fix="Ask a trainer or admin to change it.",
+            )
+        before = item_state(item)
+        removed = answer_dict(answer, user.name)
+        session.delete(answer)
+        if item.status == "answered":
+            _reopen_members(session, item.id, user.name, exclude=item.id)
+        item.status, item.label, item.decided_at = "open", None, None
+        item.version += 1
+        audit.record(session, user.name, "delete", "answer", answer.id, removed, None)
+        audit.record(session, user.name, "undo_answer", "item", item.id, before, item_state(item))
+
+
+def adjudicate(
+    session: Session,
+    item_id: int,
+    user: str | User,
+    label: str,
+    expected_version: int | None = None,
+    note: str | None = None,
+) -> Item:
+    """A trainer or admin decides an item whose reviewers disagreed; its group follows."""
+    with writing(session):
+        judge = acting_user(session, user, ADJUDICATING_ROLES, "adjudicate")
+        item = lock_item(session, item_id)
+        check_version(item, expected_version)
+        if item.status != "adjudication":
+            raise ConflictError(
+                f"item {item.id}", expected="status 'adjudication' (reviewers disagreed)",
+                found=f"status {item.status!r}", fix="Only disagreements are adjudicated.",
+            )
+        _check_label(item, label)
+        before = item_state(item)
+        item.status, item.label, item.adjudicator_id = "done", label, judge.id
+        item.decided_at = utcnow()
+        item.version += 1
+        after = {**item_state(item), "adjudicator": judge.name, "note": note or None}
+        audit.record(session, judge.name, "adjudicate", "item", item.id, before, after)
+        label_members(session, item, judge.name)
+    return item
+
+
+def split_from_group(
+    session: Session, item_id: int, actor: str | User, expected_version: int | None = None
+) -> Item:
+    """Take a wrongly grouped item out of its near-duplicate group; it stands alone.
+
+    A member that had taken the group's label reopens. When the representative is split
+    out, the oldest remaining member represents the group and the members that had taken
+    the old representative's label reopen.
+    """
+    with writing(session):
+        user = acting_user(session, actor, ANSWERING_ROLES, "split groups")
+        item = lock_item(session, item_id)
+        check_version(item, expected_version)
+        if item.group_id is None:
+            raise ConflictError(
+                f"item {item.id}", expected="an item in a near-duplicate group",
+                found="an item that stands alone", fix="Nothing to split; reload the item.",
+            )
+        group = session.get(Group, item.group_id, populate_existing=True)
+        others = list(session.scalars(
+            select(Item)
+            .where(Item.group_id == group.id, Item.id != item.id)
+            .order_by(Item.id)
+            .execution_options(populate_existing=True)
+        ))
+        if not others:
+            raise ConflictError(
+                f"item {item.id}", expected="a group with other members",
+                found=f"the last item of group {group.id}", fix="Nothing to split.",
+            )
+        before = item_state(item)
+        if item.is_representative:
+            _reopen_members(session, item.id, user.name, exclude=item.id)
+            heir = others[0]
+            heir_before = item_state(heir)
+            heir.is_representative = True
+            heir.version += 1
+            group.representative_id = heir.id
+            audit.record(session, user.name, "new_representative", "group", group.id,
+                         {"representative_id": item.id}, {"representative_id": heir.id})
+            audit.record(session, user.name, "represent_group", "item", heir.id, heir_before,
+                         item_state(heir))
+        elif item.label_source_id is not None:
+            item.status, item.label, item.label_source_id = "open", None, None
+            item.decided_at = None
+        item.group_id, item.is_representative = None, True
+        item.version += 1
+        audit.record(session, user.name, "split_from_group", "item", item.id, before,
+                     item_state(item))
+    return item
+
+
+# ---------------------------------------------------------------------------- agreement
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Cohen's kappa between the first and second answer of each doubly-answered item."""
+
+    task: str
+    items: int
+    observed: float | None  # share of items whose two answers agree
+    expected: float | None  # agreement expected by chance from the two answers' label rates
+    kappa: float | None  # None without items; 1.0 when chance agreement is already total
+
+
+def cohens_kappa(session: Session, task: str) -> Agreement:
+    """Agreement of reviewers on ``task``: for each item with two or more answers, its first
+    answer is rater A and its second rater B (answers beyond the second are ignored)."""
+    # Start from the (few) items with two answers, not from the task's (many) items.
+    doubly = select(Answer.item_id).group_by(Answer.item_id).having(func.count() >= 2)
+    ids = list(session.scalars(doubly))
+    by_item: dict[int, list[str]] = defaultdict(list)
+    for chunk in chunks(ids):
+        rows = session.execute(
+            select(Answer.item_id, Answer.label, Item.task)
+            .join(Item, Item.id == Answer.item_id)
+            .where(Answer.item_id.in_(chunk))
+            .order_by(Answer.item_id, Answer.id)
+        )
+        for item_id, label, item_task in rows:
+            if item_task == task:
+                by_item[item_id].append(label)
+    pairs = [(labels[0], labels[1]) for labels in by_item.values() if len(labels) >= 2]
+    if not pairs:
+        return Agreement(task, 0, None, None, None)
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    first, second = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    expected = sum(first[k] * second[k] for k in first) / (n * n)
+    kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+    return Agreement(task, n, observed, expected, kappa)

@@ -1,0 +1,103 @@
+"""One error page for everything that goes wrong in the web app.
+
+HTTP errors (including unknown routes), invalid path, query or form fields, every
+``KiemtinError`` a store function raises and any unexpected exception are rendered by
+``error.html`` with the same shape: the status, a title and a message for the person at the
+browser. A refused GET without a login redirects to the login page instead.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import KiemtinError
+from ..store import ConflictError, ForbiddenError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    401: "Not logged in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    429: "Too many requests",
+    500: "Server error",
+}
+# Most specific first: a store refusal's status; any other KiemtinError is a bad request.
+STATUS_OF_ERROR: tuple[tuple[type[KiemtinError], int], ...] = (
+    (ConflictError, 409),
+    (NotFoundError, 404),
+    (ForbiddenError, 403),
+    (KiemtinError, 400),
+)
+SERVER_ERROR_MESSAGE = (
+    "Something went wrong on the server and it was logged. Try again; if it happens again, "
+    "tell an admin what you were doing."
+)
+
+
+def status_of(exc: KiemtinError) -> int:
+    """The HTTP status of a store or input error.
+
+    >>> status_of(NotFoundError("item 7", expected="an item", found="none", fix="."))
+    404
+    """
+    return next(status for kind, status in STATUS_OF_ERROR if isinstance(exc, kind))
+
+
+def field_errors(exc: RequestValidationError) -> str:
+    """A validation error in words: which field was wrong and why."""
+    parts = []
+    for error in exc.errors():
+        where = " ".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "A field of the request is not as expected (" + "; ".join(parts) + ")."
+
+
+def install_error_pages(app: FastAPI, render) -> None:
+    """Register the handlers; ``render(request, template, status=..., **context)``."""
+
+    def page(request: Request, status: int, message: str):
+        return render(
+            request,
+            "error.html",
+            status=status,
+            status_code=status,
+            title=TITLES.get(status, "Error"),
+            message=message,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 401 and request.method == "GET":
+            return RedirectResponse(request.url_for("login_page"), status_code=303)
+        return page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_fields(request: Request, exc: RequestValidationError):
+        return page(request, 400, field_errors(exc))
+
+    @app.exception_handler(KiemtinError)
+    async def store_error(request: Request, exc: KiemtinError):
+        return page(request, status_of(exc), str(exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        try:
+            return page(request, 500, SERVER_ERROR_MESSAGE)
+        except Exception:  # the page itself failed (e.g. the database is down)
+            log.exception("the error page could not be rendered")
+            return HTMLResponse(
+                f"<!doctype html><title>500</title><h1>500 {TITLES[500]}</h1>"
+                f"<p>{html.escape(SERVER_ERROR_MESSAGE)}</p>",
+                status_code=500,
+            )
