@@ -45,7 +45,7 @@ def build(root: Path) -> None:
     from pipeline.model.encoder_builder import build_encoder
     from pipeline.model.onnx_runtime import export_onnx
     from tests.conftest import vihsd_rows
-    from tests.onnx_parity import fine_tuned_classifier
+    from tests.model.onnx_parity import fine_tuned_classifier
 
     rows = vihsd_rows("train", 500)
     base = build_encoder(root / "base", [r["text"] for r in rows], seed=0)
@@ -75,7 +75,7 @@ def measure(root: Path) -> None:
     import onnxruntime as ort
     from scipy.stats import spearmanr
 
-    from tests.onnx_parity import cpu_description
+    from tests.model.onnx_parity import cpu_description
 
     print(cpu_description())
     print("| fine-tuning steps | graph | max abs dP | top label agrees | risk Spearman |")

@@ -25,3 +25,8 @@ class CorpusError(KiemtinError):
 
 class ModelDirError(KiemtinError):
     """A model directory is missing parts or is not readable."""
+
+
+def scoring_failed(exc: Exception) -> str:
+    """The reason a row is rejected with when scoring it raised ``exc``."""
+    return f"scoring failed: {type(exc).__name__}: {exc}"

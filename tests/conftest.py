@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"  # small files the tests read: golden cases, tiny corpora
 CORPORA = REPO.parent / "shared" / "corpora"
 BUNDLED_MODELS = REPO / "models"
 SAMPLES = REPO / "corpora" / "samples" / "posts.jsonl"

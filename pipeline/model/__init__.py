@@ -1,4 +1,10 @@
-"""Model families behind one scorer interface, and their directories."""
+"""Model families behind one scorer interface, and their directories.
+
+``base`` (the Scorer interface) → ``tfidf`` → ``linear``; ``transformer`` (``_hf_training``,
+``onnx_runtime``, ``encoder_builder``); ``calibration``; ``directory`` (model directories,
+``CURRENT``), ``config_file``, ``families``, ``card``; ``classifier`` (every task's model
+over posts); ``registry`` (list, show, promote, roll back).
+"""
 
 from pathlib import Path
 

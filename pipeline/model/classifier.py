@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..batch.inputs import RAW_KEEP, Reject, Row
-from ..errors import InputError
+from ..errors import InputError, scoring_failed
 from ..tasks import known_tasks
 from ..text.prepare import prepare
 from .base import Scorer
@@ -105,21 +105,29 @@ class Classifier:
     def score_rows(self, rows: Sequence[Row], workers: int = 1) -> list[dict]:
         return self.score([r.text for r in rows], [r.id for r in rows], workers=workers)
 
-    def score_rows_or_reject(self, rows: Sequence[Row], workers: int = 1):
-        """Score a batch; if it fails, score row by row and reject only the rows that fail.
-
-        Returns ``(records, rejects)``: one bad row never costs the rest of its batch.
-        """
+    def score_each(self, texts: Sequence[str], ids: Sequence, workers: int = 1) -> list:
+        """Score a batch; if it fails, score text by text: for each text its record, or the
+        exception scoring it raised, so one bad text never costs the rest of its batch."""
         try:
-            return self.score_rows(rows, workers=workers), []
-        except Exception:  # isolate the row that breaks a batch
-            records, rejects = [], []
-            for row in rows:
+            return self.score(texts, ids, workers=workers)
+        except Exception:  # isolate the text that breaks a batch
+            outcomes = []
+            for text, id_ in zip(texts, ids, strict=True):
                 try:
-                    records += self.score_rows([row])
+                    outcomes += self.score([text], [id_])
                 except Exception as exc:
-                    reason = f"scoring failed: {type(exc).__name__}: {exc}"
-                    rejects.append(
-                        Reject(row.number, row.id, reason, row.text[:RAW_KEEP], row.unit)
-                    )
-            return records, rejects
+                    outcomes.append(exc)
+            return outcomes
+
+    def score_rows_or_reject(self, rows: Sequence[Row], workers: int = 1):
+        """Score a batch of rows: ``(records, rejects)``, a row whose scoring fails rejected
+        with the reason (see :meth:`score_each`)."""
+        records, rejects = [], []
+        outcomes = self.score_each([r.text for r in rows], [r.id for r in rows], workers=workers)
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                reason = scoring_failed(outcome)
+                rejects.append(Reject(row.number, row.id, reason, row.text[:RAW_KEEP], row.unit))
+            else:
+                records.append(outcome)
+        return records, rejects

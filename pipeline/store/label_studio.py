@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import Engine, String, select
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
-from ..errors import InputError
+from ..errors import InputError, scoring_failed
 from ..model import DEFAULT_MODELS_ROOT
 from ..tasks import load_task
 from . import audit
@@ -249,18 +249,10 @@ def _score(ctx: _Import, todo: list[LabelStudioTask]) -> set[int]:
     failed = set()
     for name, group in by_task.items():
         classifier = ctx.classifiers[name]
-        try:
-            records = classifier.score([t.text for t in group], [t.source_id for t in group])
-        except Exception:  # find the text that breaks the batch
-            records = []
-            for t in group:
-                try:
-                    records += classifier.score([t.text], [t.source_id])
-                except Exception as exc:
-                    records.append(exc)
+        records = classifier.score_each([t.text for t in group], [t.source_id for t in group])
         for t, record in zip(group, records, strict=True):
             if isinstance(record, Exception):
-                ctx.reject(t, f"scoring failed: {type(record).__name__}: {record}")
+                ctx.reject(t, scoring_failed(record))
                 failed.add(id(t))
             else:
                 t.record = record

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import BigInteger, func, or_, select
@@ -416,11 +417,37 @@ def rebuttals(session: Session, status: str | None = None, limit: int = 100) -> 
 # ---------------------------------------------------------------------------- packs
 
 
+@dataclass(frozen=True)
+class PackRebuttal:
+    id: int
+    title: str
+    body: str  # Markdown
+    status: str  # approved or published
+    author: str
+    approver: str
+    approved_at: datetime | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Pack:
+    group_id: int
+    task: str
+    label: str | None
+    decided_at: datetime | None
+    posts: int  # posts in the narrative's near-duplicate group
+    representative: str  # masked text
+    examples: tuple[str, ...]  # a few other posts of the group, masked
+    rebuttals: tuple[PackRebuttal, ...]
+
+    @property
+    def stem(self) -> str:
+        return f"narrative-{self.group_id}"
+
+
 def group_pack(session: Session, group_id: int):
     """What a narrative's rebuttal pack holds (``pipeline.web.pack`` writes it): the
     narrative, a few of its posts, and its approved and published rebuttals."""
-    from ..web.pack import Pack, PackRebuttal
-
     group = session.get(Group, group_id)
     if group is None:
         raise NotFoundError(

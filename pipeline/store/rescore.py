@@ -137,3 +137,28 @@ def run_rescore(
             job.status, job.finished_at = "done", utcnow()
             audit.record(session, job.actor, "rescore", "job", job.id, None, _public(job))
         return get_job(session, job_id)  # loaded, so readable after the session closes
+
+
+def launch_rescore_in_background(
+    sessions: sessionmaker, task: str, model_dir: str | Path, *, actor: str, data_dir: Path
+) -> tuple[Job, Path]:
+    """Record a job re-scoring ``task``'s open items with ``model_dir`` and run it in a
+    process of its own (``python -m pipeline.cli queue rescore --job N``, which outlives the
+    caller), its output in ``data_dir/jobs/job-<id>.log``; returns the job and that log."""
+    import subprocess
+    import sys
+
+    with sessions() as session:
+        job = start_rescore(session, task, model_dir, actor=actor)
+    log_dir = Path(data_dir) / "jobs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"job-{job.id}.log"
+    with open(log, "ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "queue", "rescore", "--job", str(job.id)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives this command
+        )
+    return job, log

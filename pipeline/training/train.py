@@ -29,7 +29,7 @@ from ..model.transformer import (
     require_libraries,
 )
 from ..tasks import Task, load_task
-from ..text.normalise import normalise
+from ..text.mask import same_post_key
 from ..text.prepare import prepare
 from .corpora import Corpus, load_corpus
 from .merge_reviews import (
@@ -202,8 +202,8 @@ def train_model(
 
     # Metrics come from the model as saved, so they describe exactly what is shipped.
     shipped = load_model_unchecked(model_dir)
-    seen = {normalise(t) for t in train_texts}
-    unseen = [i for i, p in enumerate(test_prepared) if p.normalised.text not in seen]
+    seen = {same_post_key(t) for t in train_texts}
+    unseen = [i for i, t in enumerate(test_texts) if same_post_key(t) not in seen]
     test_name = f"{corpus.name}/test"
     metrics = {
         "task": task.name,

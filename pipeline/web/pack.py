@@ -12,12 +12,12 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..store.rebuttals import Pack
 from .markdown import fenced, render_markdown
 
 # Fixed zip entry times: a pack's bytes depend on its content only.
@@ -27,34 +27,6 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )
-
-
-@dataclass(frozen=True)
-class PackRebuttal:
-    id: int
-    title: str
-    body: str  # Markdown
-    status: str  # approved or published
-    author: str
-    approver: str
-    approved_at: datetime | None
-    published_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Pack:
-    group_id: int
-    task: str
-    label: str | None
-    decided_at: datetime | None
-    posts: int  # posts in the narrative's near-duplicate group
-    representative: str  # masked text
-    examples: tuple[str, ...]  # a few other posts of the group, masked
-    rebuttals: tuple[PackRebuttal, ...]
-
-    @property
-    def stem(self) -> str:
-        return f"narrative-{self.group_id}"
 
 
 def _when(value: datetime | None) -> str:

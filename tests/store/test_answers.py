@@ -25,7 +25,7 @@ from pipeline.store.audit import entries
 from pipeline.store.queue import next_items
 from pipeline.store.tables import Answer, Item
 from tests.store.conftest import scored
-from tests.store.test_ingest import CHANH, CHANH_REWORDED, UNRELATED
+from tests.store.test_intake import CHANH, CHANH_REWORDED, UNRELATED
 from tests.store.test_queue import posts
 
 CHANH_AGAIN = "Chia sẻ ngay: uống nước chanh nóng mỗi sáng chữa khỏi ung thư cho mọi người!"

@@ -13,7 +13,7 @@ from pipeline.store import add_scored, add_user, adjudicate, record_answer, spli
 from pipeline.store.audit import AuditAppendOnlyError, entries, export, record
 from pipeline.store.tables import AuditEntry
 from tests.store.conftest import backend, scored
-from tests.store.test_ingest import CHANH, CHANH_REWORDED, UNRELATED
+from tests.store.test_intake import CHANH, CHANH_REWORDED, UNRELATED
 
 
 def _some_history(session):

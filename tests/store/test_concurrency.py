@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from pipeline.store import ConflictError, add_scored, add_user, get_item, record_answer
@@ -27,6 +28,7 @@ SHARED = 10
 SHARED_REVIEWS = 3
 
 
+@pytest.mark.slow  # 20 threads x 100 answers
 def test_twenty_reviewers_answering_at_once_lose_nothing(sessions):
     texts = posts(THREADS * OWN + SHARED, seed=3)
     with sessions() as session:

@@ -6,6 +6,7 @@ import re
 import threading
 from collections import Counter
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -20,6 +21,7 @@ CLIENTS = 20
 ANSWERS = 100
 
 
+@pytest.mark.slow  # 20 clients x 100 answers over HTTP
 def test_twenty_clients_answering_at_once_lose_nothing(app, engine, sessions):
     add_scored(
         engine,

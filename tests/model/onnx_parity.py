@@ -16,8 +16,8 @@ from scipy.stats import spearmanr
 from tests.conftest import HOSTILE_NAMES
 
 FP32_MAX_ABS_DIFF = 1e-4
-# Largest |P_int8 - P_torch| measured on the tests' tiny encoders (tests/test_onnx.py,
-# tests/test_transformer.py): 0.0063-0.0174 on a VNNI CPU, the same (7-bit weights) under
+# Largest |P_int8 - P_torch| measured on the tests' tiny encoders (tests/model/test_onnx_runtime.py,
+# tests/model/test_transformer.py): 0.0063-0.0174 on a VNNI CPU, the same (7-bit weights) under
 # qemu -cpu Haswell (AVX2, no VNNI); 0.05 leaves room for other kernels.
 INT8_MAX_ABS_DIFF = 0.05
 INT8_MIN_TOP_LABEL_AGREEMENT = 0.98

@@ -9,7 +9,7 @@ from pipeline.model.base import top_words
 from pipeline.model.calibration import calibrated_proba
 from pipeline.model.directory import load_model
 from pipeline.text.prepare import prepare
-from tests.test_features import bundled, reference_word_parts, sklearn_transform, vihsd_prepared
+from tests.model.test_tfidf import bundled, reference_word_parts, sklearn_transform, vihsd_prepared
 
 INSULT = "Mày đúng là thằng óc chó, ngu như bò"
 NEUTRAL = "Hôm nay trời đẹp, cả nhà đi chơi công viên"

@@ -29,12 +29,12 @@ from pipeline.text.normalise import (
     normalise,
     normalise_with_offsets,
 )
-from tests.conftest import require_corpora
+from tests.conftest import DATA, require_corpora
 
 # The module itself: `pipeline.text.normalise` the attribute is the function of the same name.
 normalise_module = importlib.import_module("pipeline.text.normalise")
 
-GOLDEN = Path(__file__).resolve().parent / "data" / "normalise_golden.jsonl"
+GOLDEN = DATA / "normalise_golden.jsonl"
 RESOURCES = Path(normalise_module.__file__).resolve().parent / "resources"
 
 # What rule 1 removes; none of it may survive, and whitespace other than " " may not either.

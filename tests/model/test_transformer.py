@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from pipeline.cli import _build_parser, _reproduce_command, main
+from pipeline.cli import build_parser, main
+from pipeline.cli.train import TrainOptions
 from pipeline.errors import ModelDirError
 from pipeline.model.transformer import (
     UNKNOWN_LICENCE,
@@ -22,7 +23,7 @@ from pipeline.model.transformer import (
     hold_out_dev,
 )
 from tests.conftest import HOSTILE_NAMES, vihsd_rows, write_split
-from tests.onnx_parity import assert_fp32_matches, assert_int8_agrees
+from tests.model.onnx_parity import assert_fp32_matches, assert_int8_agrees
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -303,12 +304,12 @@ def test_resume_without_a_checkpoint_is_refused_before_any_work(
 
 def test_transformer_options_are_checked_and_the_model_shaping_ones_recorded(capsys):
     base = ["train", "--task", "hostile", "--corpus", "c"]
-    args = _build_parser().parse_args([
+    args = build_parser().parse_args([
         *base, "--family", "transformer", "--base-model", "vinai/phobert-base-v2",
         "--epochs", "3", "--batch-size", "32", "--learning-rate", "2e-5", "--max-length",
         "256", "--seed", "7", "--workers", "2", "--resume", "--work-dir", "w",
     ])
-    assert _reproduce_command(args) == (
+    assert TrainOptions.from_args(args).reproduce_command() == (
         "python train.py --task hostile --corpus c --family transformer --seed 7 "
         "--base-model vinai/phobert-base-v2 --epochs 3.0 --batch-size 32 "
         "--learning-rate 2e-05 --max-length 256"

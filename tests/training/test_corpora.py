@@ -23,11 +23,11 @@ from pipeline.training.corpora import (
     Corpus,
     load_corpus,
 )
-from tests.conftest import CORPORA, require_corpora
+from tests.conftest import CORPORA, DATA, REPO, require_corpora
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 SHARED = CORPORA
-DATA = Path(__file__).resolve().parent / "data" / "corpora"
+CORPUS_DATA = DATA / "corpora"
 CARDS = ROOT / "corpora"
 SAMPLES = ROOT / "corpora" / "samples" / "posts.jsonl"
 
@@ -216,7 +216,7 @@ def test_summary_has_a_line_per_split_and_the_problems(reintel):
 
 
 def test_generic_csv_keeps_newlines_quotes_and_na_words():
-    c = load_corpus(DATA / "generic.csv", text_column="body", id_column="post_id")
+    c = load_corpus(CORPUS_DATA / "generic.csv", text_column="body", id_column="post_id")
     assert c.name == "generic" and c.task is None and c.labels is None
     (train,) = c.splits.values()
     rows = {r["id"]: r for r in train}
@@ -229,7 +229,7 @@ def test_generic_csv_keeps_newlines_quotes_and_na_words():
 
 
 def test_generic_jsonl_counts_lines_it_leaves_out():
-    c = load_corpus(DATA / "generic.jsonl")
+    c = load_corpus(CORPUS_DATA / "generic.jsonl")
     train = c.splits["train"]
     assert train["id"] == ["j1", "j2", "j3", "generic:train:3"]
     assert train["label"] == ["0", "1", "1", "1"]  # kept as text without a task
@@ -258,7 +258,7 @@ def test_parquet_with_a_task(tmp_path):
 
 
 def test_numeric_and_named_labels_map_to_task_names():
-    c = load_corpus(DATA / "hostile_numeric.csv", task="hostile")
+    c = load_corpus(CORPUS_DATA / "hostile_numeric.csv", task="hostile")
     assert c.splits["train"]["label"] == [
         "clean",
         "offensive",
@@ -273,7 +273,7 @@ def test_numeric_and_named_labels_map_to_task_names():
 
 def test_unknown_label_names_expected_and_found():
     with pytest.raises(CorpusError) as err:
-        load_corpus(DATA / "unknown_label.csv", task="hostile")
+        load_corpus(CORPUS_DATA / "unknown_label.csv", task="hostile")
     message = str(err.value)
     assert "'clean', 'offensive', 'hate'" in message
     assert "'spam' (2 rows)" in message and "'fake'" in message
@@ -281,15 +281,15 @@ def test_unknown_label_names_expected_and_found():
 
 def test_missing_text_column_names_the_columns_found():
     with pytest.raises(CorpusError) as err:
-        load_corpus(DATA / "no_text.csv")
+        load_corpus(CORPUS_DATA / "no_text.csv")
     assert "['content', 'label']" in str(err.value)
     assert "text_column" in str(err.value)
-    c = load_corpus(DATA / "no_text.csv", text_column="content")
+    c = load_corpus(CORPUS_DATA / "no_text.csv", text_column="content")
     assert c.splits["train"]["text"] == ["Xin chào"]
 
 
 def test_a_directory_of_split_files_in_mixed_formats():
-    c = load_corpus(DATA / "splits")
+    c = load_corpus(CORPUS_DATA / "splits")
     assert list(c.splits) == ["train", "dev", "test"]
     assert c.splits["dev"]["text"] == ["Câu ba"]
     assert c.splits["dev"]["id"] == ["splits:dev:0"]
@@ -311,12 +311,12 @@ def test_a_missing_path_and_a_wrong_suffix_are_input_errors(tmp_path):
 
 
 def test_reintel_shaped_rows_are_repaired_and_counted():
-    c = load_corpus(DATA / "reintel_like")
+    c = load_corpus(CORPUS_DATA / "reintel_like")
     assert c.name == "reintel"
     rows = {r["id"]: r for r in c.splits["train"]}
     assert "108" not in rows  # label 'maybe'
     assert c.problems["rows left out: label not 0 or 1"] == 1
-    assert len(rows) + _left_out(c) == _csv_rows(DATA / "reintel_like" / "train.csv")
+    assert len(rows) + _left_out(c) == _csv_rows(CORPUS_DATA / "reintel_like" / "train.csv")
     assert rows["101"]["text"].startswith("Bản tin sáng\n\n")
     assert (rows["101"]["num_share"], rows["101"]["timestamp"]) == (19, 1_591_405_213)
     assert (rows["102"]["num_like"], rows["102"]["num_comment"], rows["102"]["num_share"]) == (
@@ -342,7 +342,7 @@ def test_reintel_shaped_rows_are_repaired_and_counted():
 
 
 def test_vihos_shaped_rows_merge_offsets_into_spans():
-    c = load_corpus(DATA / "vihos_like")
+    c = load_corpus(CORPUS_DATA / "vihos_like")
     rows = {r["id"]: r for r in c.splits["train"]}
     assert rows["vihos:train:0"]["spans"] == [[7, 14]]
     text = rows["vihos:train:2"]["text"]
@@ -355,9 +355,9 @@ def test_vihos_shaped_rows_merge_offsets_into_spans():
 
 def test_column_options_are_refused_for_a_reference_corpus():
     with pytest.raises(InputError, match="text_column"):
-        load_corpus(DATA / "reintel_like", text_column="post_message")
+        load_corpus(CORPUS_DATA / "reintel_like", text_column="post_message")
     with pytest.raises(InputError, match="'false'"):
-        load_corpus(DATA / "reintel_like", task="hostile")
+        load_corpus(CORPUS_DATA / "reintel_like", task="hostile")
 
 
 # ---------------------------------------------------------------- cards and samples

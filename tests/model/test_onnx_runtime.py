@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import vihsd_rows
-from tests.onnx_parity import assert_fp32_matches, assert_int8_agrees, fine_tuned_classifier
+from tests.model.onnx_parity import assert_fp32_matches, assert_int8_agrees, fine_tuned_classifier
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")

@@ -1,6 +1,5 @@
 import json
 from collections import Counter
-from pathlib import Path
 from statistics import mean
 
 import numpy as np
@@ -17,6 +16,7 @@ from pipeline.text.similarity import (
     shingle_jaccard,
     signature,
 )
+from tests.conftest import DATA
 
 
 def test_fold_ignores_tone_placement_teencode_diacritics_and_links():
@@ -43,7 +43,7 @@ def test_signatures_are_deterministic_and_unrelated_texts_share_no_band():
 
 # The hand-written pair set --------------------------------------------------------------------
 
-PAIRS = Path(__file__).parent / "data" / "paraphrase_pairs.jsonl"
+PAIRS = DATA / "paraphrase_pairs.jsonl"
 SAME_KINDS = ("spelling", "reworded", "shared")
 OTHER_KINDS = ("same_topic", "unrelated")
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from pipeline.cli import _build_parser, _reproduce_command
+from pipeline.cli import build_parser
+from pipeline.cli.train import TrainOptions
 from pipeline.errors import CorpusError
 from pipeline.training.train import train_model
 
@@ -64,7 +65,7 @@ def test_a_corpus_without_a_test_split_or_with_other_labels_is_refused(tmp_path)
 
 
 def test_the_recorded_command_leaves_out_where_the_model_goes_and_how_fast():
-    args = _build_parser().parse_args(
+    args = build_parser().parse_args(
         [
             "train",
             "--task",
@@ -80,4 +81,5 @@ def test_the_recorded_command_leaves_out_where_the_model_goes_and_how_fast():
             "2",
         ]
     )
-    assert _reproduce_command(args) == "python train.py --task false --corpus c --C 2.0"
+    options = TrainOptions.from_args(args)
+    assert options.reproduce_command() == "python train.py --task false --corpus c --C 2.0"
