@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..errors import KiemtinError
-from ..text.mask import mask_personal_data
+from ..text.mask import mask_personal_data, same_post_key
 from ..text.similarity import fold, signature
 from . import audit
 from .db import is_postgresql
@@ -116,7 +116,9 @@ def parse_record(line: int, record: object) -> ScoredPost:
         line=line,
         source_id=None if rid is None else str(rid),
         text=masked,
-        text_key=hashlib.sha256(fold(masked).encode("utf-8")).hexdigest(),
+        # The same post (same_post_key), folded: spellings that differ only in case,
+        # diacritics or teencode are one item. A hash: the key holds no personal data.
+        text_key=hashlib.sha256(fold(same_post_key(text_)).encode("utf-8")).hexdigest(),
         input_hash=hashlib.sha256(text_.encode("utf-8")).hexdigest(),
         signature=signature(masked),
         tasks=tasks,
