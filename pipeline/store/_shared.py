@@ -186,14 +186,20 @@ def acting_user(session: Session, who: str | User, roles: tuple[str, ...], doing
     return user
 
 
-def lock_item(session: Session, item_id: int) -> Item:
+def locked_row(session: Session, table, row_id: int):
+    """The row ``row_id`` of the mapped class ``table``, locked for update and read afresh
+    (not from the session's cache), or None."""
     query = (
-        select(Item)
-        .where(Item.id == item_id)
+        select(table)
+        .where(table.id == row_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    item = session.scalars(query).one_or_none()
+    return session.scalars(query).one_or_none()
+
+
+def lock_item(session: Session, item_id: int) -> Item:
+    item = locked_row(session, Item, item_id)
     if item is None:
         raise NotFoundError(
             "item", expected="an existing item id", found=f"no item {item_id}",

@@ -452,10 +452,8 @@ def _insert_items(session: Session, new: list[_NewItem], reviews_needed: int) ->
         }
         for it in new
     ]
-    items = Item.__table__
-    statement = items.insert().returning(items.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(statement, values).scalars().all()
-    for it, item_id in zip(new, ids, strict=True):
+    for it, item_id in zip(new, _insert_returning_ids(session, Item.__table__, values),
+                           strict=True):
         it.id = item_id
 
 
@@ -483,11 +481,15 @@ def _insert_groups(session: Session, groups: list[_GroupRef]) -> None:
         {"task": g.task, "representative_id": g.representative.id, "created_at": now}
         for g in groups
     ]
-    groups_ = Group.__table__
-    statement = groups_.insert().returning(groups_.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(statement, values).scalars().all()
-    for g, group_id in zip(groups, ids, strict=True):
+    for g, group_id in zip(groups, _insert_returning_ids(session, Group.__table__, values),
+                           strict=True):
         g.id = group_id
+
+
+def _insert_returning_ids(session: Session, table, values: list[dict]) -> list[int]:
+    """Insert the rows in one statement; their new ids, in the order of ``values``."""
+    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+    return session.connection().execute(statement, values).scalars().all()
 
 
 def _ingest_audit(new, new_groups, regrouped, actor: str) -> Iterator[dict]:

@@ -33,6 +33,7 @@ from ._shared import (
     acting_user,
     item_state,
     lock_item,
+    locked_row,
     one_of,
 )
 from .db import writing
@@ -213,13 +214,7 @@ def find_rebuttal(session: Session, rebuttal_id: int) -> Rebuttal | None:
 
 
 def _lock_rebuttal(session: Session, rebuttal_id: int, expected_version: int | None) -> Rebuttal:
-    query = (
-        select(Rebuttal)
-        .where(Rebuttal.id == rebuttal_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    rebuttal = session.scalars(query).one_or_none()
+    rebuttal = locked_row(session, Rebuttal, rebuttal_id)
     if rebuttal is None:
         get_rebuttal(session, rebuttal_id)  # raises NotFoundError
     if expected_version is not None and rebuttal.version != expected_version:
