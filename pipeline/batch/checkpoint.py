@@ -5,7 +5,9 @@ done and how long the partial output and rejects files were at that moment. ``--
 cuts both files back to those lengths (a kill may land after a write but before its
 checkpoint) and skips that many input rows, so every row comes out exactly once, in order.
 The checkpoint also holds a fingerprint of the inputs and options: resuming with other
-inputs, models or options is refused.
+inputs, models or options is refused. Before the finished files are renamed into place the
+checkpoint is marked ``complete``, so a kill during the renames is finished by ``--resume``
+instead of crashing it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Checkpoint:
     rejects_position: int  # bytes of the partial rejects file
     scored: int
     rejected: int
+    complete: bool = False  # every row is written; only the renames may be left to do
 
     @staticmethod
     def path_for(output: str | Path) -> Path:

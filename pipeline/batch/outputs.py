@@ -213,22 +213,32 @@ class PartialOutput:
             return
         if self.format != "parquet":
             self._out.close()
-            os.replace(self.partial, self.path)
-            return
-        merged = self.path.with_name(self.path.name + ".merging")
-        try:
-            with open(merged, "wb") as f:
-                _merge_parts(self.partial, f, empty_parquet)
-        except BaseException:
-            merged.unlink(missing_ok=True)
-            raise
-        os.replace(merged, self.path)
-        _remove(self.partial)
+        finish_partial_output(self.path, self.format, empty_parquet)
 
     def close(self) -> None:
         """Stop without finishing: the partial output stays for ``--resume``."""
         if not self.to_stdout and self.format != "parquet":
             self._out.close()
+
+
+def finish_partial_output(path: Path, fmt: str, empty_parquet: bytes) -> None:
+    """Complete what a run killed between its last checkpoint (marked complete) and its
+    renames left: the partial output renamed (Parquet: merged) into ``path``."""
+    partial = path.with_name(path.name + ".partial")
+    if not partial.exists():
+        return  # renamed before the kill
+    if fmt != "parquet":
+        os.replace(partial, path)
+        return
+    merged = path.with_name(path.name + ".merging")
+    try:
+        with open(merged, "wb") as f:
+            _merge_parts(partial, f, empty_parquet)
+    except BaseException:
+        merged.unlink(missing_ok=True)
+        raise
+    os.replace(merged, path)
+    _remove(partial)
 
 
 def _merge_parts(parts_dir: Path, out: IO[bytes], empty: bytes) -> None:
@@ -257,15 +267,24 @@ class PartialRejects:
     """``*.rejects.jsonl``: one line per rejected input row with its number and reason.
 
     Written to ``NAME.partial`` and renamed at the end; the file exists only when something
-    was rejected, and a stale one from an earlier run of the same output is removed first
-    so it cannot be mistaken for this run's.
+    was rejected. With ``replace_stale`` (the rejects of a named output) one left by an
+    earlier run of that output is removed first so it cannot be mistaken for this run's;
+    otherwise (output to stdout) an existing file is only replaced when this run rejects
+    something.
     """
 
-    def __init__(self, path: Path, resume_at: int | None = None, count: int = 0):
+    def __init__(
+        self,
+        path: Path,
+        resume_at: int | None = None,
+        count: int = 0,
+        replace_stale: bool = True,
+    ):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.count = count
-        self.path.unlink(missing_ok=True)
+        if replace_stale:
+            self.path.unlink(missing_ok=True)
         if resume_at is None:
             self.partial.unlink(missing_ok=True)
             self.position = 0
@@ -292,14 +311,21 @@ class PartialRejects:
     def commit(self) -> None:
         if self._file:
             self._file.close()
-            if self.count:
-                os.replace(self.partial, self.path)
-            else:
-                self.partial.unlink()
+            self.finish(self.path, self.count)
 
     def close(self) -> None:
         if self._file:
             self._file.close()
+
+    @staticmethod
+    def finish(path: Path, count: int) -> None:
+        """The renames a run killed after its complete checkpoint left undone."""
+        partial = path.with_name(path.name + ".partial")
+        if partial.exists():
+            if count:
+                os.replace(partial, path)
+            else:
+                partial.unlink()
 
 
 def rejects_path(input_path: str, output_path: str | None) -> Path:

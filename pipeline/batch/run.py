@@ -24,8 +24,18 @@ from pathlib import Path
 from ..errors import InputError
 from ..model.classifier import Classifier
 from .checkpoint import Checkpoint, fingerprint
-from .inputs import Reject, Row, read_inputs
-from .outputs import PartialOutput, PartialRejects, csv_header, encode_records, output_format
+from .input_rows import DEFAULT_MAX_RECORD_LINES
+from .input_stats import ReadStats
+from .inputs import ReadOptions, Reject, Row, input_files, read_inputs
+from .output_lock import OutputLock
+from .outputs import (
+    PartialOutput,
+    PartialRejects,
+    csv_header,
+    encode_records,
+    finish_partial_output,
+    output_format,
+)
 
 DEFAULT_CHUNK_ROWS = 2000
 
@@ -146,6 +156,9 @@ class RunSummary:
     scoring_seconds: float = 0.0
     rejects_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    lines_read: int = 0  # physical lines of CSV and JSONL inputs, rows of Parquet ones
+    already_complete: bool = False  # --resume found the output finished: nothing was run
 
     @property
     def posts_per_second(self) -> float:
@@ -165,6 +178,19 @@ class ClassifyRun:
     max_chars: int = 100_000
     top_words: int = 5
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    encoding: str | None = None
+    delimiter: str | None = None
+    max_record_lines: int = DEFAULT_MAX_RECORD_LINES
+
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(
+            self.text_column,
+            self.id_column,
+            self.max_chars,
+            self.encoding,
+            self.delimiter,
+            self.max_record_lines,
+        )
 
     def job(self) -> ScoringJob:
         dirs = tuple(str(Path(d).resolve()) for d in self.model_dirs)
@@ -180,6 +206,9 @@ class ClassifyRun:
                 "text_column": self.text_column,
                 "id_column": self.id_column,
                 "max_chars": self.max_chars,
+                "encoding": self.encoding,
+                "delimiter": self.delimiter,
+                "max_record_lines": self.max_record_lines,
                 "output_format": output_format(self.output),
             },
         )
@@ -217,17 +246,32 @@ def classify_files(
 
 
 def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -> RunSummary:
+    if run.output in (None, "-"):
+        return _score_into(run, engine, resume, progress, began)
+    with OutputLock(run.output):  # a second run on the same output is refused
+        return _score_into(run, engine, resume, progress, began)
+
+
+def _score_into(run: ClassifyRun, engine, resume: bool, progress, began: float) -> RunSummary:
     summary = RunSummary(rejects_path=run.rejects_path)
     classifier = classifier_for(engine.job)
+    fmt = output_format(run.output)
+    labels = _labels(classifier)
+    empty = encode_records([], fmt, classifier.tasks, labels) if fmt == "parquet" else b""
     # Checkpoints need a named output and named inputs (stdin cannot be read twice).
     resumable = run.output not in (None, "-") and all(str(p) != "-" for p in run.inputs)
     checkpoint_path = Checkpoint.path_for(run.output) if resumable else None
     expected = run.fingerprint(classifier) if resumable else None
     checkpoint = None
     if resumable:
-        checkpoint = _checkpoint_to_resume(checkpoint_path, expected, resume, summary)
-    fmt = output_format(run.output)
-    labels = _labels(classifier)
+        checkpoint = _checkpoint_to_resume(checkpoint_path, expected, resume, summary, run)
+        if summary.already_complete:
+            if checkpoint is not None:  # killed during the final renames: finish them
+                finish_partial_output(Path(run.output), fmt, empty)
+                PartialRejects.finish(run.rejects_path, checkpoint.rejected)
+                checkpoint_path.unlink()
+                summary.scored, summary.rejected = checkpoint.scored, checkpoint.rejected
+            return summary
     header = csv_header(classifier.tasks, labels) if fmt == "csv" else b""
     output = PartialOutput(
         run.output, fmt, header, resume_at=checkpoint.output_position if checkpoint else None
@@ -236,14 +280,30 @@ def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -
         run.rejects_path,
         resume_at=checkpoint.rejects_position if checkpoint else None,
         count=checkpoint.rejected if checkpoint else 0,
+        replace_stale=run.output not in (None, "-"),
     )
     if checkpoint:
         summary.items = checkpoint.items
         summary.scored, summary.rejected = checkpoint.scored, checkpoint.rejected
-    items = read_inputs(run.inputs, run.text_column, run.id_column, run.max_chars)
+    stats = ReadStats()
+    items = read_inputs(run.inputs, run.read_options(), stats)
     items = islice(items, summary.items, None)  # rows done by the run we resume
     summary.startup_seconds = time.perf_counter() - began
     scoring_began = time.perf_counter()
+
+    def save_checkpoint(complete: bool = False) -> None:
+        output.flush()
+        rejects.flush()
+        Checkpoint(
+            expected,
+            summary.items,
+            output.position,
+            rejects.position,
+            summary.scored,
+            summary.rejected,
+            complete,
+        ).save(checkpoint_path)
+
     try:
         for chunk, scored in engine.map_in_order(chunked(items, run.chunk_rows)):
             for reject in chunk.rejects:
@@ -256,32 +316,36 @@ def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -
             summary.scored_this_run += scored.scored
             summary.rejected = rejects.count
             if progress is not None:
-                progress.update(chunk.items)
+                _advance(progress, stats, chunk.items)
             if checkpoint_path is not None:
-                output.flush()
-                rejects.flush()
-                Checkpoint(
-                    expected,
-                    summary.items,
-                    output.position,
-                    rejects.position,
-                    summary.scored,
-                    summary.rejected,
-                ).save(checkpoint_path)
+                save_checkpoint()
+        if checkpoint_path is not None:
+            save_checkpoint(complete=True)  # a kill from here on is finished by --resume
     except BaseException:
         output.close()  # the partial files and the checkpoint stay for --resume
         rejects.close()
         raise
-    empty = encode_records([], fmt, classifier.tasks, labels) if fmt == "parquet" else b""
     output.commit(empty)
     rejects.commit()
     if checkpoint_path is not None:
         checkpoint_path.unlink(missing_ok=True)
     summary.scoring_seconds = time.perf_counter() - scoring_began
+    summary.lines_read = stats.lines
+    summary.warnings = stats.all_warnings()
     return summary
 
 
-def _checkpoint_to_resume(path: Path, expected: dict, resume: bool, summary: RunSummary):
+def _advance(progress, stats: ReadStats, items: int) -> None:
+    """Move the bar by bytes read when the input's size is known, else by rows."""
+    if progress.total:
+        progress.update(stats.bytes_read - progress.n)
+    else:
+        progress.update(items)
+
+
+def _checkpoint_to_resume(
+    path: Path, expected: dict, resume: bool, summary: RunSummary, run: ClassifyRun
+):
     if not resume:
         if path.exists():
             summary.notes.append(
@@ -292,11 +356,42 @@ def _checkpoint_to_resume(path: Path, expected: dict, resume: bool, summary: Run
         return None
     found = Checkpoint.load(path) if path.exists() else None
     if found is None:
-        summary.notes.append("nothing to resume for this output; starting from the first row")
+        if _finished_after_inputs(Path(run.output), run.inputs):
+            summary.already_complete = True
+            summary.notes.append(
+                f"{run.output} is already complete: nothing to resume "
+                "(run without --resume to score the input again)"
+            )
+        else:
+            summary.notes.append("nothing to resume for this output; starting from the first row")
         return None
     found.check_matches(expected, path)
+    if found.complete:
+        summary.already_complete = True
+        summary.notes.append(
+            f"{run.output} is already complete ({found.scored:,} scored, {found.rejected:,} "
+            "rejected); the interrupted run's last renames are done now"
+        )
+        return found
+    partial = Path(run.output).with_name(Path(run.output).name + ".partial")
+    if not partial.exists():
+        raise InputError(
+            "--resume",
+            expected=f"the partial output {partial} of the interrupted run",
+            found="no such file (removed since?)",
+            fix=f"Run without --resume to start over ({path}).",
+        )
     summary.notes.append(
         f"resuming after {found.items:,} input rows ({found.scored:,} scored, "
         f"{found.rejected:,} rejected)"
     )
     return found
+
+
+def _finished_after_inputs(output: Path, inputs: list[str]) -> bool:
+    """``output`` exists, with no partial beside it, and is newer than every input file."""
+    partial = output.with_name(output.name + ".partial")
+    if not output.is_file() or partial.exists():
+        return False
+    written = output.stat().st_mtime_ns
+    return all(f.stat().st_mtime_ns <= written for f in input_files(inputs))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..batch.input_rows import DEFAULT_MAX_RECORD_LINES
 from ..errors import KiemtinError
 from .options import Parents, count
 
@@ -53,6 +54,22 @@ def add_parser(subparsers, parents: Parents) -> None:
     )
     c.add_argument("--rejects", help="rejects file (default: OUTPUT with .rejects.jsonl)")
     c.add_argument(
+        "--encoding",
+        help="text encoding of CSV and JSONL inputs (default: UTF-8, or UTF-16 when the file "
+        "starts with its byte order mark); e.g. latin-1, cp1258",
+    )
+    c.add_argument(
+        "--delimiter",
+        help="CSV column separator (default: sniffed from the header line among , ; tab |)",
+    )
+    c.add_argument(
+        "--max-lines-per-row",
+        type=count(1),
+        default=DEFAULT_MAX_RECORD_LINES,
+        help="CSV: line ends one quoted field may hold before its first line is rejected as an "
+        f"unclosed quote (default: {DEFAULT_MAX_RECORD_LINES})",
+    )
+    c.add_argument(
         "--max-chars", type=count(1), default=100_000, help="reject longer texts (default: 100000)"
     )
     c.add_argument("--top-words", type=count(0), default=5, help="words to explain per task")
@@ -93,6 +110,7 @@ def add_parser(subparsers, parents: Parents) -> None:
 
 
 def handle(args) -> int:
+    from ..batch.input_streams import check_encoding
     from ..batch.outputs import output_format, rejects_path
     from ..batch.run import ClassifyRun, LocalEngine, classifier_for, classify_files
     from ..model.classifier import Classifier
@@ -115,6 +133,14 @@ def handle(args) -> int:
             found=f"--engine {args.engine}",
             fix="Add --engine dask, or leave --scheduler out.",
         )
+    check_encoding(args.encoding)
+    if args.delimiter is not None and len(args.delimiter.replace("\\t", "\t")) != 1:
+        raise KiemtinError(
+            "--delimiter",
+            expected="one character such as , ; | or \\t (tab)",
+            found=repr(args.delimiter),
+            fix="Pass the single character that separates the columns.",
+        )
     if args.model:
         model_dirs = list(args.model)
     else:
@@ -133,6 +159,9 @@ def handle(args) -> int:
         max_chars=args.max_chars,
         top_words=args.top_words,
         chunk_rows=args.batch_size,
+        encoding=args.encoding,
+        delimiter=args.delimiter.replace("\\t", "\t") if args.delimiter else None,
+        max_record_lines=args.max_lines_per_row,
     )
     if args.model:
         tasks = classifier_for(run.job()).tasks  # loads the models once, for every engine
@@ -150,7 +179,7 @@ def handle(args) -> int:
         engine = DaskEngine(run.job(), workers=workers, scheduler=args.scheduler)
     else:
         engine = LocalEngine(run.job(), workers)
-    progress = tqdm(desc="scoring", unit=" posts", file=sys.stderr, disable=None)
+    progress = _progress_bar(args.input)  # also lists files a directory holds that are skipped
     try:
         started = None if _started_once else PROCESS_STARTED
         _started_once.append(True)
@@ -173,16 +202,59 @@ def handle(args) -> int:
         progress.close()
     for note in summary.notes:
         print(f"kiemtin: {note}", file=sys.stderr)
+    if summary.already_complete:
+        return 0
+    for warning in summary.warnings:
+        print(f"kiemtin: warning: {warning}", file=sys.stderr)
     if args.to_queue:
         from .queue import add_scored_file_from_cli
 
         add_scored_file_from_cli(args.output, None)
     where = f" (see {summary.rejects_path})" if summary.rejected else ""
+    parquet = {str(p).lower().endswith(".parquet") for p in args.input}
+    unit = {frozenset({True}): "rows", frozenset({False}): "lines"}.get(
+        frozenset(parquet), "lines and rows"
+    )
     print(
-        f"kiemtin: scored {summary.scored:,} rows, rejected {summary.rejected:,}{where}; "
+        f"kiemtin: read {summary.lines_read:,} {unit}; "
+        f"scored {summary.scored:,} rows, rejected {summary.rejected:,}{where}; "
         f"start-up {summary.startup_seconds:.1f} s, then {summary.posts_per_second:,.0f} "
         f"posts/s over {summary.scoring_seconds:.1f} s ({args.engine} engine, "
         f"{workers} worker{'s' * (workers != 1)})",
         file=sys.stderr,
     )
     return 0
+
+
+def _progress_bar(inputs: list[str]) -> tqdm:
+    """Bytes read of the input's size (so an ETA) for files; rows for stdin."""
+    from ..batch.inputs import find_input_files
+
+    if any(str(p) == "-" for p in inputs):
+        return tqdm(desc="scoring", unit=" posts", file=sys.stderr, disable=None)
+    try:
+        files, skipped = find_input_files(inputs)
+        total = sum(f.stat().st_size for f in files)
+    except (OSError, KiemtinError):
+        files, skipped, total = [], [], None  # the run reports the problem itself
+    if skipped:
+        _list_skipped(skipped)
+    return tqdm(
+        desc="scoring",
+        total=total or None,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=None,
+    )
+
+
+def _list_skipped(skipped: list[Path], shown: int = 10) -> None:
+    names = ", ".join(str(p) for p in skipped[:shown])
+    more = f" and {len(skipped) - shown:,} more" if len(skipped) > shown else ""
+    print(
+        f"kiemtin: skipped {len(skipped):,} files in the input directories that are not CSV, "
+        f"JSONL or Parquet (or are hidden): {names}{more}",
+        file=sys.stderr,
+    )
