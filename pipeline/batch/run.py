@@ -238,6 +238,13 @@ def classify_files(
             found="input from stdin",
             fix="Save the input to a file and classify that file.",
         )
+    if run.output in (None, "-"):
+        return _score_with(engine, run, resume, progress, began)
+    with OutputLock(run.output):  # a second run on the same output is refused, before any work
+        return _score_with(engine, run, resume, progress, began)
+
+
+def _score_with(engine, run: ClassifyRun, resume: bool, progress, began: float) -> RunSummary:
     engine.start()
     try:
         return _score_all(run, engine, resume, progress, began)
@@ -246,13 +253,6 @@ def classify_files(
 
 
 def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -> RunSummary:
-    if run.output in (None, "-"):
-        return _score_into(run, engine, resume, progress, began)
-    with OutputLock(run.output):  # a second run on the same output is refused
-        return _score_into(run, engine, resume, progress, began)
-
-
-def _score_into(run: ClassifyRun, engine, resume: bool, progress, began: float) -> RunSummary:
     summary = RunSummary(rejects_path=run.rejects_path)
     classifier = classifier_for(engine.job)
     fmt = output_format(run.output)

@@ -168,6 +168,8 @@ def test_resume_refuses_other_options_than_the_interrupted_run(tiny_models_root,
     assert code == 2
     assert "other options or models than the interrupted run (top_words)" in err
     assert "drop --resume to start over" in err
+    code = main(["classify", str(src), "-o", str(out), *args, "--encoding", "cp1258", "--resume"])
+    assert code == 2 and "(encoding)" in capsys.readouterr().err
 
     src.write_text(src.read_text() + '{"id": "late", "text": "thêm một dòng"}\n')
     code = main(["classify", str(src), "-o", str(out), *args, "--resume"])
