@@ -316,7 +316,7 @@ def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -
             summary.scored_this_run += scored.scored
             summary.rejected = rejects.count
             if progress is not None:
-                _advance(progress, stats, chunk.items)
+                _advance(progress, stats, chunk.items, summary.items)
             if checkpoint_path is not None:
                 save_checkpoint()
         if checkpoint_path is not None:
@@ -335,9 +335,12 @@ def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -
     return summary
 
 
-def _advance(progress, stats: ReadStats, items: int) -> None:
-    """Move the bar by bytes read when the input's size is known, else by rows."""
+def _advance(progress, stats: ReadStats, items: int, rows_done: int) -> None:
+    """Move the bar by bytes read when the input's size is known (rows as a postfix), else
+    by rows."""
     if progress.total:
+        if hasattr(progress, "set_postfix_str"):
+            progress.set_postfix_str(f"{rows_done:,} rows", refresh=False)
         progress.update(stats.bytes_read - progress.n)
     else:
         progress.update(items)
