@@ -12,11 +12,19 @@ def add_parser(subparsers, parents: Parents) -> None:
     sv.add_argument("--port", type=count(1), default=8000, help="port (default: 8000)")
 
 
+def server_config(app, host: str, port: int):
+    """How uvicorn serves the app: no ``server`` banner (it tells an attacker what to try),
+    forwarded addresses trusted only from a proxy on this machine."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, server_header=False, proxy_headers=True)
+
+
 def handle(args) -> int:
     import uvicorn
 
     from ..web.app import WebSettings, create_app
 
     open_store()  # migrate before serving
-    uvicorn.run(create_app(WebSettings.from_env()), host=args.host, port=args.port)
+    uvicorn.Server(server_config(create_app(WebSettings.from_env()), args.host, args.port)).run()
     return 0

@@ -26,6 +26,7 @@ from .answers import (
     adjudicate,
     cohens_kappa,
     record_answer,
+    reopen_item,
     split_from_group,
     undo_answer,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "next_items",
     "rebuttals",
     "record_answer",
+    "reopen_item",
     "session_factory",
     "split_from_group",
     "undo_answer",

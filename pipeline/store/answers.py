@@ -2,7 +2,8 @@
 and agreement between reviewers.
 
 ``record_answer`` (optimistic locking on the item's version), ``undo_answer``,
-``adjudicate``, ``split_from_group``; ``cohens_kappa`` for agreement between reviewers.
+``adjudicate``, ``split_from_group``, ``reopen_item``; ``cohens_kappa`` for agreement between
+reviewers.
 
 Groups are reviewed once, through their representative. When the representative's label is
 decided (its answers agree, or a trainer or admin adjudicates), every open member gets the
@@ -12,6 +13,11 @@ post that joins a group whose label is already decided gets it at once the same 
 (``intake``). Splitting a member out reopens it if it had inherited the label; splitting the
 representative out hands the group to its oldest remaining member and reopens the members
 that had inherited the old representative's label.
+
+A decided label that approved or published rebuttals answer (``rebuttals.dependent_rebuttals``)
+is not undone, and its representative is not split out: ``ConflictError`` names them. A
+trainer or admin reopens such an item (``reopen_item``): its answers are withdrawn, it is open
+for a new answer, and those rebuttals go back to draft to be reviewed again.
 
 Every write function runs in ``db.writing``: it commits by itself unless the caller opened
 the transaction (``with session.begin():``), and raises ``ConflictError`` (and rolls its own
@@ -40,10 +46,24 @@ from ._shared import (
     lock_item,
 )
 from .db import writing
-from .tables import Answer, Group, Item, User, utcnow
+from .rebuttals import refuse_if_answered, send_back_to_review
+from .tables import DECIDED, Answer, Group, Item, User, utcnow
 
 ANSWERING_ROLES = ("admin", "trainer", "reviewer")
 ADJUDICATING_ROLES = ("admin", "trainer")
+MAX_NOTE = 5_000  # characters of a reviewer's or adjudicator's note
+
+
+def _check_note(note: str | None) -> str | None:
+    """The note, or None when empty; InputError past MAX_NOTE characters."""
+    if note is not None and len(note) > MAX_NOTE:
+        raise InputError(
+            "note",
+            expected=f"at most {MAX_NOTE:,} characters",
+            found=f"{len(note):,} characters",
+            fix="Shorten the note: say what decided the label, not the whole post.",
+        )
+    return note or None
 
 
 def _check_label(item: Item, label: str) -> None:
@@ -72,24 +92,19 @@ def record_answer(
     does not count), when this reviewer already answered it, when it is not open, or
     when it is a group member (answer its representative). When ``reviews_needed`` answers
     are in, the item becomes ``answered`` if they agree (and its group takes the label) or
-    ``adjudication`` if they do not.
+    ``adjudication`` if they do not. A note longer than MAX_NOTE is an InputError.
     """
+    note = _check_note(note)
     with writing(session):
         user = acting_user(session, reviewer, ANSWERING_ROLES, "answer items")
         item = lock_item(session, item_id)
         check_version(item, expected_version)
-        if not item.is_representative:
-            group = session.get(Group, item.group_id)
-            raise ConflictError(
-                f"item {item.id}",
-                expected="an item reviewed on its own or a group's representative",
-                found=f"a member of near-duplicate group {item.group_id}",
-                fix=f"Answer the representative, item {group.representative_id}, or split "
-                "this item out of the group first.",
-            )
+        _refuse_a_member(session, item, "Answer")
         if item.status != "open":
             raise ConflictError(
-                f"item {item.id}", expected="status 'open'", found=f"status {item.status!r}",
+                f"item {item.id}",
+                expected="status 'open'",
+                found=f"status {item.status!r}",
                 fix="Nothing to answer: it is decided or waiting for adjudication.",
             )
         _check_label(item, label)
@@ -102,9 +117,14 @@ def record_answer(
             raise _duplicate_answer(item.id, user.name)
         before = item_state(item)
         answer = Answer(
-            item_id=item.id, reviewer_id=user.id, label=label, model_label=item.model_label,
-            model_score=float(item.proba[item.model_label]), model_risk=item.risk,
-            model_version=item.model_version, note=note or None,
+            item_id=item.id,
+            reviewer_id=user.id,
+            label=label,
+            model_label=item.model_label,
+            model_score=float(item.proba[item.model_label]),
+            model_risk=item.risk,
+            model_version=item.model_version,
+            note=note,
         )
         session.add(answer)
         try:
@@ -120,8 +140,9 @@ def record_answer(
                 item.status, item.label, item.decided_at = "answered", label, utcnow()
             else:
                 item.status = "adjudication"
-        audit.record(session, user.name, "add", "answer", answer.id, None,
-                     answer_dict(answer, user.name))
+        audit.record(
+            session, user.name, "add", "answer", answer.id, None, answer_dict(answer, user.name)
+        )
         audit.record(session, user.name, "answer", "item", item.id, before, item_state(item))
         if item.status == "answered":
             label_members(session, item, user.name)
@@ -158,13 +179,29 @@ def _reopen_members(session: Session, rep_id: int, actor: str, exclude: int) -> 
         audit.record(session, actor, "reopen", "item", member.id, before, item_state(member))
 
 
+def _refuse_a_member(session: Session, item: Item, doing: str) -> None:
+    """A group member takes its representative's label: it is answered (or reopened) there."""
+    if item.is_representative:
+        return
+    group = session.get(Group, item.group_id)
+    raise ConflictError(
+        f"item {item.id}",
+        expected="an item reviewed on its own or a group's representative",
+        found=f"a member of near-duplicate group {item.group_id}",
+        fix=f"{doing} the representative, item {group.representative_id}, or split "
+        "this item out of the group first.",
+    )
+
+
 def undo_answer(
     session: Session, item_id: int, reviewer: str | User, expected_version: int | None = None
 ) -> None:
     """Withdraw ``reviewer``'s answer to an item that is not yet adjudicated.
 
     The item reopens (its decided label, and the label its members took from it, are
-    withdrawn). The answer row is deleted; the audit trail keeps it.
+    withdrawn). The answer row is deleted; the audit trail keeps it. Refused with
+    ConflictError when ``expected_version`` is stale, and when approved or published
+    rebuttals answer the decided label (a trainer or admin reopens it: ``reopen_item``).
     """
     with writing(session):
         user = acting_user(session, reviewer, ANSWERING_ROLES, "answer items")
@@ -173,14 +210,19 @@ def undo_answer(
         answer = _existing_answer(session, item.id, user.id)
         if answer is None:
             raise ConflictError(
-                f"item {item.id}", expected=f"an answer by {user.name!r} to withdraw",
-                found="none", fix="Nothing to undo; reload the item.",
+                f"item {item.id}",
+                expected=f"an answer by {user.name!r} to withdraw",
+                found="none",
+                fix="Nothing to undo; reload the item.",
             )
         if item.status == "done":
             raise ConflictError(
-                f"item {item.id}", expected="an item not yet adjudicated",
-                found="status 'done' (decided)", fix="Ask a trainer or admin to change it.",
+                f"item {item.id}",
+                expected="an item not yet adjudicated",
+                found="status 'done' (decided)",
+                fix="Ask a trainer or admin to change it.",
             )
+        refuse_if_answered(session, item, "undoing the answer")
         before = item_state(item)
         removed = answer_dict(answer, user.name)
         session.delete(answer)
@@ -201,21 +243,24 @@ def adjudicate(
     note: str | None = None,
 ) -> Item:
     """A trainer or admin decides an item whose reviewers disagreed; its group follows."""
+    note = _check_note(note)
     with writing(session):
         judge = acting_user(session, user, ADJUDICATING_ROLES, "adjudicate")
         item = lock_item(session, item_id)
         check_version(item, expected_version)
         if item.status != "adjudication":
             raise ConflictError(
-                f"item {item.id}", expected="status 'adjudication' (reviewers disagreed)",
-                found=f"status {item.status!r}", fix="Only disagreements are adjudicated.",
+                f"item {item.id}",
+                expected="status 'adjudication' (reviewers disagreed)",
+                found=f"status {item.status!r}",
+                fix="Only disagreements are adjudicated.",
             )
         _check_label(item, label)
         before = item_state(item)
         item.status, item.label, item.adjudicator_id = "done", label, judge.id
         item.decided_at = utcnow()
         item.version += 1
-        after = {**item_state(item), "adjudicator": judge.name, "note": note or None}
+        after = {**item_state(item), "adjudicator": judge.name, "note": note}
         audit.record(session, judge.name, "adjudicate", "item", item.id, before, after)
         label_members(session, item, judge.name)
     return item
@@ -236,21 +281,29 @@ def split_from_group(
         check_version(item, expected_version)
         if item.group_id is None:
             raise ConflictError(
-                f"item {item.id}", expected="an item in a near-duplicate group",
-                found="an item that stands alone", fix="Nothing to split; reload the item.",
+                f"item {item.id}",
+                expected="an item in a near-duplicate group",
+                found="an item that stands alone",
+                fix="Nothing to split; reload the item.",
             )
         group = session.get(Group, item.group_id, populate_existing=True)
-        others = list(session.scalars(
-            select(Item)
-            .where(Item.group_id == group.id, Item.id != item.id)
-            .order_by(Item.id)
-            .execution_options(populate_existing=True)
-        ))
+        others = list(
+            session.scalars(
+                select(Item)
+                .where(Item.group_id == group.id, Item.id != item.id)
+                .order_by(Item.id)
+                .execution_options(populate_existing=True)
+            )
+        )
         if not others:
             raise ConflictError(
-                f"item {item.id}", expected="a group with other members",
-                found=f"the last item of group {group.id}", fix="Nothing to split.",
+                f"item {item.id}",
+                expected="a group with other members",
+                found=f"the last item of group {group.id}",
+                fix="Nothing to split.",
             )
+        if item.is_representative:  # the narrative's label goes with it
+            refuse_if_answered(session, item, "splitting its representative out")
         before = item_state(item)
         if item.is_representative:
             _reopen_members(session, item.id, user.name, exclude=item.id)
@@ -259,17 +312,72 @@ def split_from_group(
             heir.is_representative = True
             heir.version += 1
             group.representative_id = heir.id
-            audit.record(session, user.name, "new_representative", "group", group.id,
-                         {"representative_id": item.id}, {"representative_id": heir.id})
-            audit.record(session, user.name, "represent_group", "item", heir.id, heir_before,
-                         item_state(heir))
+            audit.record(
+                session,
+                user.name,
+                "new_representative",
+                "group",
+                group.id,
+                {"representative_id": item.id},
+                {"representative_id": heir.id},
+            )
+            audit.record(
+                session,
+                user.name,
+                "represent_group",
+                "item",
+                heir.id,
+                heir_before,
+                item_state(heir),
+            )
         elif item.label_source_id is not None:
             item.status, item.label, item.label_source_id = "open", None, None
             item.decided_at = None
         item.group_id, item.is_representative = None, True
         item.version += 1
-        audit.record(session, user.name, "split_from_group", "item", item.id, before,
-                     item_state(item))
+        audit.record(
+            session, user.name, "split_from_group", "item", item.id, before, item_state(item)
+        )
+    return item
+
+
+def reopen_item(
+    session: Session, item_id: int, actor: str | User, expected_version: int | None = None
+) -> Item:
+    """A trainer or admin reopens a decided item for a new answer.
+
+    Its answers are withdrawn (deleted; the audit trail keeps them), its label, and the label
+    its members took from it, too; the approved and published rebuttals of its narrative go
+    back to draft (audited ``needs_review``) to be approved again once it is decided again.
+    Refused with ConflictError for an item that is not decided, a group member (reopen its
+    representative) or a stale ``expected_version``; ForbiddenError for other roles.
+    """
+    with writing(session):
+        user = acting_user(session, actor, ADJUDICATING_ROLES, "reopen decided items")
+        item = lock_item(session, item_id)
+        check_version(item, expected_version)
+        if item.status not in DECIDED:
+            raise ConflictError(
+                f"item {item.id}",
+                expected="a decided item (status 'answered' or 'done')",
+                found=f"status {item.status!r}",
+                fix="Nothing to reopen; reload the item.",
+            )
+        _refuse_a_member(session, item, "Reopen")
+        before = item_state(item)
+        to_review = send_back_to_review(session, item, user.name)
+        given = session.scalars(
+            select(Answer).where(Answer.item_id == item.id).order_by(Answer.id)
+        ).all()
+        for answer in given:
+            removed = answer_dict(answer, answer.reviewer.name)
+            session.delete(answer)
+            audit.record(session, user.name, "delete", "answer", answer.id, removed, None)
+        _reopen_members(session, item.id, user.name, exclude=item.id)
+        item.status, item.label, item.decided_at, item.adjudicator_id = "open", None, None, None
+        item.version += 1
+        after = {**item_state(item), "rebuttals_to_review": [r.id for r in to_review]}
+        audit.record(session, user.name, "reopen", "item", item.id, before, after)
     return item
 
 

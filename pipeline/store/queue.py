@@ -11,6 +11,8 @@ decisions go back through ``answers``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from math import floor
 from numbers import Real
 
@@ -147,6 +149,31 @@ def status_counts(session: Session, task: str | None = None) -> dict[str, int]:
     counts = dict.fromkeys(STATUSES, 0)
     counts.update(dict(session.execute(query).all()))
     return counts
+
+
+@dataclass(frozen=True)
+class ModelIntake:
+    """The posts one model scored into one task's queue: how many, how many have a human
+    label, and when the first and the last arrived."""
+
+    task: str
+    model_version: str
+    items: int
+    decided: int
+    first_added: datetime
+    last_added: datetime
+
+
+def intake_by_model(session: Session) -> list[ModelIntake]:
+    """What the batch runs put in the queue, per task and model, the latest first."""
+    decided = func.count(Item.label)
+    query = (
+        select(Item.task, Item.model_version, func.count(), decided,
+               func.min(Item.created_at), func.max(Item.created_at))
+        .group_by(Item.task, Item.model_version)
+        .order_by(func.max(Item.created_at).desc())
+    )
+    return [ModelIntake(*row) for row in session.execute(query)]
 
 
 def get_item(session: Session, item_id: int) -> Item:

@@ -9,6 +9,11 @@ with the right approves it (a trainer, an admin, or a communicator holding
 suggests the earlier narratives most similar to this one that have an approved rebuttal,
 through the same similarity as the groups (``pipeline.text.similarity``). Every write is audited;
 drafts use optimistic locking like items (``version``).
+
+An approved or published rebuttal answers its narrative's decided label, so that label is not
+undone, changed or split away while one exists (``refuse_if_answered``); a trainer or admin
+reopens the item instead (``answers.reopen_item``), which sends them back to draft
+(``send_back_to_review``, audited as ``needs_review``).
 """
 
 from __future__ import annotations
@@ -61,8 +66,8 @@ def risk_labels(task: str) -> tuple[str, ...] | None:
 def is_confirmed(item: Item) -> bool:
     """Decided by review (answers, adjudication or its group) with a risky label."""
     risky = risk_labels(item.task)
-    return item.status in DECIDED and item.label is not None and (
-        risky is None or item.label in risky
+    return (
+        item.status in DECIDED and item.label is not None and (risky is None or item.label in risky)
     )
 
 
@@ -102,16 +107,21 @@ def confirmed_narratives(
 ) -> list[Narrative]:
     """A page of confirmed narratives, the most recently decided first."""
     if not 1 <= limit <= 500 or offset < 0:
-        raise InputError("page", expected="limit 1..500 and offset >= 0",
-                         found=f"limit {limit}, offset {offset}", fix="Ask for a smaller page.")
+        raise InputError(
+            "page",
+            expected="limit 1..500 and offset >= 0",
+            found=f"limit {limit}, offset {offset}",
+            fix="Ask for a smaller page.",
+        )
     query = _confirmed_query(task).order_by(Item.decided_at.desc(), Item.id.desc())
     items = list(session.scalars(query.limit(limit).offset(offset)))
     group_ids = [it.group_id for it in items if it.group_id is not None]
     sizes: dict[int, int] = {}
     counts: dict[int, Counter] = {}
     for among in one_of(session, Item.group_id, group_ids, BigInteger()):
-        rows = session.execute(select(Item.group_id, func.count()).where(among).group_by(
-            Item.group_id))
+        rows = session.execute(
+            select(Item.group_id, func.count()).where(among).group_by(Item.group_id)
+        )
         sizes.update(dict(rows.all()))
     for among in one_of(session, Rebuttal.group_id, group_ids, BigInteger()):
         rows = session.execute(
@@ -122,9 +132,62 @@ def confirmed_narratives(
         for gid, status, n in rows:
             counts.setdefault(gid, Counter())[status] = n
     return [
-        Narrative(it, sizes.get(it.group_id, 1), dict(counts.get(it.group_id, {})))
-        for it in items
+        Narrative(it, sizes.get(it.group_id, 1), dict(counts.get(it.group_id, {}))) for it in items
     ]
+
+
+def dependent_rebuttals(session: Session, item: Item, *, lock: bool = False) -> list[Rebuttal]:
+    """The approved and published rebuttals that answer ``item``'s decided label, oldest
+    first: those of the narrative it represents (a member's label is its representative's,
+    so nothing depends on a member alone). ``lock`` locks their rows for update."""
+    if item.group_id is None or not item.is_representative:
+        return []
+    query = (
+        select(Rebuttal)
+        .where(Rebuttal.group_id == item.group_id, Rebuttal.status.in_(APPROVED))
+        .order_by(Rebuttal.id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def describe(found: list[Rebuttal]) -> str:
+    """``rebuttal 3 (approved), rebuttal 5 (published)``."""
+    return ", ".join(f"rebuttal {r.id} ({r.status})" for r in found)
+
+
+def refuse_if_answered(session: Session, item: Item, doing: str) -> None:
+    """ConflictError naming the approved or published rebuttals that answer ``item``'s label,
+    when there are any: ``doing`` (e.g. "undoing the answer") would change what they answer."""
+    found = dependent_rebuttals(session, item)
+    if found:
+        raise ConflictError(
+            f"item {item.id}",
+            expected="no approved or published rebuttal answering its decided label "
+            f"({doing} would change it)",
+            found=f"{describe(found)} of narrative group {item.group_id}",
+            fix="Ask a trainer or admin to reopen the item: that sends those rebuttals back "
+            "to draft, to be reviewed again once the item is decided again.",
+        )
+
+
+def send_back_to_review(session: Session, item: Item, actor: str) -> list[Rebuttal]:
+    """Put the approved and published rebuttals of ``item``'s narrative back to draft (its
+    label is being reopened), each audited as ``needs_review``; run inside the caller's
+    write transaction (``answers.reopen_item``). Returns them."""
+    found = dependent_rebuttals(session, item, lock=True)
+    now = utcnow()
+    for rebuttal in found:
+        before = _public(rebuttal)
+        rebuttal.status, rebuttal.approver_id = "draft", None
+        rebuttal.approved_at = rebuttal.published_at = None
+        rebuttal.updated_at = now
+        rebuttal.version += 1
+        after = {**_public(rebuttal), "why": f"item {item.id} was reopened for a new answer"}
+        audit.record(session, actor, "needs_review", "rebuttal", rebuttal.id, before, after)
+    return found
 
 
 def narrative_rebuttals(session: Session, item: Item) -> list[Rebuttal]:
@@ -155,9 +218,7 @@ def suggestions(session: Session, item_id: int, k: int = SUGGESTIONS) -> list[Su
     member rather than to the representative), through ``pipeline.text.similarity``.
     """
     item = representative(session, _get_item(session, item_id))
-    approved_groups = (
-        select(Rebuttal.group_id).where(Rebuttal.status.in_(APPROVED)).distinct()
-    )
+    approved_groups = select(Rebuttal.group_id).where(Rebuttal.status.in_(APPROVED)).distinct()
     if item.group_id is not None:
         approved_groups = approved_groups.where(Rebuttal.group_id != item.group_id)
     group_ids = sorted(session.scalars(approved_groups))
@@ -193,8 +254,12 @@ def suggestions(session: Session, item_id: int, k: int = SUGGESTIONS) -> list[Su
 def _get_item(session: Session, item_id: int) -> Item:
     item = session.get(Item, item_id)
     if item is None:
-        raise NotFoundError("item", expected="an existing item id", found=f"no item {item_id}",
-                            fix="Reload the list of narratives; the id may be mistyped.")
+        raise NotFoundError(
+            "item",
+            expected="an existing item id",
+            found=f"no item {item_id}",
+            fix="Reload the list of narratives; the id may be mistyped.",
+        )
     return item
 
 
@@ -202,7 +267,9 @@ def get_rebuttal(session: Session, rebuttal_id: int) -> Rebuttal:
     rebuttal = session.get(Rebuttal, rebuttal_id, populate_existing=True)
     if rebuttal is None:
         raise NotFoundError(
-            "rebuttal", expected="an existing rebuttal id", found=f"no rebuttal {rebuttal_id}",
+            "rebuttal",
+            expected="an existing rebuttal id",
+            found=f"no rebuttal {rebuttal_id}",
             fix="Reload the list of rebuttals; the id may be mistyped.",
         )
     return rebuttal
@@ -230,19 +297,30 @@ def _lock_rebuttal(session: Session, rebuttal_id: int, expected_version: int | N
 def _check_text(title: str, body: str) -> tuple[str, str]:
     title, body = (title or "").strip(), (body or "").strip()
     if not title or len(title) > MAX_TITLE:
-        raise InputError("title", expected=f"1 to {MAX_TITLE} characters",
-                         found=f"{len(title)} characters", fix="Give the rebuttal a short title.")
+        raise InputError(
+            "title",
+            expected=f"1 to {MAX_TITLE} characters",
+            found=f"{len(title)} characters",
+            fix="Give the rebuttal a short title.",
+        )
     if not body or len(body) > MAX_BODY:
-        raise InputError("rebuttal text", expected=f"1 to {MAX_BODY:,} characters of Markdown",
-                         found=f"{len(body):,} characters",
-                         fix="Write the counter-message (shorter ones are shared more).")
+        raise InputError(
+            "rebuttal text",
+            expected=f"1 to {MAX_BODY:,} characters of Markdown",
+            found=f"{len(body):,} characters",
+            fix="Write the counter-message (shorter ones are shared more).",
+        )
     return title, body
 
 
 def _public(rebuttal: Rebuttal) -> dict:
     return {
-        "group_id": rebuttal.group_id, "task": rebuttal.task, "title": rebuttal.title,
-        "body": rebuttal.body, "status": rebuttal.status, "version": rebuttal.version,
+        "group_id": rebuttal.group_id,
+        "task": rebuttal.task,
+        "title": rebuttal.title,
+        "body": rebuttal.body,
+        "status": rebuttal.status,
+        "version": rebuttal.version,
         "reused_from_id": rebuttal.reused_from_id,
         "approver_id": rebuttal.approver_id,
     }
@@ -258,8 +336,15 @@ def _narrative_group(session: Session, item: Item, actor: str) -> int:
     before = item_state(item)
     item.group_id, item.is_representative = group.id, True
     item.version += 1
-    audit.record(session, actor, "add", "group", group.id, None,
-                 {"task": group.task, "representative_id": item.id, "why": "rebuttal"})
+    audit.record(
+        session,
+        actor,
+        "add",
+        "group",
+        group.id,
+        None,
+        {"task": group.task, "representative_id": item.id, "why": "rebuttal"},
+    )
     audit.record(session, actor, "join_group", "item", item.id, before, item_state(item))
     return group.id
 
@@ -290,7 +375,8 @@ def create_draft(
             source = session.get(Rebuttal, reused_from)
             if source is None or source.status not in APPROVED:
                 raise InputError(
-                    "reused rebuttal", expected="an approved or published rebuttal",
+                    "reused rebuttal",
+                    expected="an approved or published rebuttal",
                     found=f"rebuttal {reused_from}: "
                     + ("none" if source is None else f"status {source.status!r}"),
                     fix="Reuse one of the suggestions shown.",
@@ -298,9 +384,17 @@ def create_draft(
         group_id = _narrative_group(session, item, user.name)
         now = utcnow()
         rebuttal = Rebuttal(
-            group_id=group_id, task=item.task, title=title, body=body, status="draft",
-            author_id=user.id, editor_id=user.id, reused_from_id=reused_from, version=0,
-            created_at=now, updated_at=now,
+            group_id=group_id,
+            task=item.task,
+            title=title,
+            body=body,
+            status="draft",
+            author_id=user.id,
+            editor_id=user.id,
+            reused_from_id=reused_from,
+            version=0,
+            created_at=now,
+            updated_at=now,
         )
         session.add(rebuttal)
         session.flush()
@@ -323,7 +417,8 @@ def edit_draft(
         rebuttal = _lock_rebuttal(session, rebuttal_id, expected_version)
         if rebuttal.status != "draft":
             raise ConflictError(
-                f"rebuttal {rebuttal.id}", expected="a draft",
+                f"rebuttal {rebuttal.id}",
+                expected="a draft",
                 found=f"status {rebuttal.status!r}",
                 fix="An approved text is final: write a new draft (reuse this one) to change it.",
             )
@@ -331,8 +426,7 @@ def edit_draft(
         rebuttal.title, rebuttal.body, rebuttal.editor_id = title, body, user.id
         rebuttal.updated_at = utcnow()
         rebuttal.version += 1
-        audit.record(session, user.name, "edit", "rebuttal", rebuttal.id, before,
-                     _public(rebuttal))
+        audit.record(session, user.name, "edit", "rebuttal", rebuttal.id, before, _public(rebuttal))
     return rebuttal
 
 
@@ -349,8 +443,9 @@ def approve(
     """A second person approves a draft: a trainer, an admin or a communicator holding the
     right, and neither its author nor its last editor."""
     with writing(session):
-        user = acting_user(session, approver, (*APPROVING_ROLES, "communicator"),
-                            "approve rebuttals")
+        user = acting_user(
+            session, approver, (*APPROVING_ROLES, "communicator"), "approve rebuttals"
+        )
         if not may_approve(user):
             raise ForbiddenError(
                 f"user {user.name!r}",
@@ -358,6 +453,10 @@ def approve(
                 found="a communicator without it",
                 fix="Ask an admin to give it: kiemtin users approver NAME",
             )
+        # The narrative first (as undoing or reopening its label does), then the rebuttal:
+        # a label being withdrawn meanwhile is seen, and no approval lands on it.
+        group_id = session.scalar(select(Rebuttal.group_id).where(Rebuttal.id == rebuttal_id))
+        group = None if group_id is None else locked_row(session, Group, group_id)
         rebuttal = _lock_rebuttal(session, rebuttal_id, expected_version)
         if user.id in (rebuttal.author_id, rebuttal.editor_id):
             raise ForbiddenError(
@@ -368,15 +467,27 @@ def approve(
             )
         if rebuttal.status != "draft":
             raise ConflictError(
-                f"rebuttal {rebuttal.id}", expected="a draft",
-                found=f"status {rebuttal.status!r}", fix="Nothing to approve; reload it.",
+                f"rebuttal {rebuttal.id}",
+                expected="a draft",
+                found=f"status {rebuttal.status!r}",
+                fix="Nothing to approve; reload it.",
+            )
+        rep = session.get(Item, group.representative_id, populate_existing=True)
+        if not is_confirmed(rep):
+            raise ConflictError(
+                f"rebuttal {rebuttal.id}",
+                expected="a narrative confirmed by review",
+                found=f"its narrative (item {rep.id}) is {rep.status!r} now, label "
+                f"{rep.label!r}: it was reopened for a new answer",
+                fix="Wait for the review to decide it again, then approve.",
             )
         before = _public(rebuttal)
         rebuttal.status, rebuttal.approver_id = "approved", user.id
         rebuttal.approved_at = utcnow()
         rebuttal.version += 1
-        audit.record(session, user.name, "approve", "rebuttal", rebuttal.id, before,
-                     _public(rebuttal))
+        audit.record(
+            session, user.name, "approve", "rebuttal", rebuttal.id, before, _public(rebuttal)
+        )
     return rebuttal
 
 
@@ -389,15 +500,17 @@ def publish(
         rebuttal = _lock_rebuttal(session, rebuttal_id, expected_version)
         if rebuttal.status != "approved":
             raise ConflictError(
-                f"rebuttal {rebuttal.id}", expected="an approved rebuttal",
+                f"rebuttal {rebuttal.id}",
+                expected="an approved rebuttal",
                 found=f"status {rebuttal.status!r}",
                 fix="A draft is approved by a second person before it is published.",
             )
         before = _public(rebuttal)
         rebuttal.status, rebuttal.published_at = "published", utcnow()
         rebuttal.version += 1
-        audit.record(session, user.name, "publish", "rebuttal", rebuttal.id, before,
-                     _public(rebuttal))
+        audit.record(
+            session, user.name, "publish", "rebuttal", rebuttal.id, before, _public(rebuttal)
+        )
     return rebuttal
 
 
@@ -446,28 +559,35 @@ def group_pack(session: Session, group_id: int):
     group = session.get(Group, group_id)
     if group is None:
         raise NotFoundError(
-            "narrative group", expected="an existing group id", found=f"no group {group_id}",
+            "narrative group",
+            expected="an existing group id",
+            found=f"no group {group_id}",
             fix="Take the group id from the narrative's page (or `kiemtin labels export`).",
         )
     rep = session.get(Item, group.representative_id)
-    approved = list(session.scalars(
-        select(Rebuttal)
-        .where(Rebuttal.group_id == group_id, Rebuttal.status.in_(APPROVED))
-        .order_by(Rebuttal.id)
-    ))
+    approved = list(
+        session.scalars(
+            select(Rebuttal)
+            .where(Rebuttal.group_id == group_id, Rebuttal.status.in_(APPROVED))
+            .order_by(Rebuttal.id)
+        )
+    )
     if not approved:
         raise ConflictError(
-            f"narrative group {group_id}", expected="at least one approved rebuttal",
+            f"narrative group {group_id}",
+            expected="at least one approved rebuttal",
             found="drafts only" if narrative_rebuttals(session, rep) else "no rebuttal",
             fix="Have a draft approved by a second person first.",
         )
     posts = session.scalar(select(func.count()).where(Item.group_id == group_id))
-    members = list(session.scalars(
-        select(Item.text)
-        .where(Item.group_id == group_id, Item.id != rep.id)
-        .order_by(Item.id)
-        .limit(PACK_EXAMPLES)
-    ))
+    members = list(
+        session.scalars(
+            select(Item.text)
+            .where(Item.group_id == group_id, Item.id != rep.id)
+            .order_by(Item.id)
+            .limit(PACK_EXAMPLES)
+        )
+    )
     people = {r.author_id for r in approved} | {r.approver_id for r in approved}
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(people))).all())
     return Pack(
@@ -480,9 +600,14 @@ def group_pack(session: Session, group_id: int):
         examples=tuple(members),
         rebuttals=tuple(
             PackRebuttal(
-                id=r.id, title=r.title, body=r.body, status=r.status,
-                author=names[r.author_id], approver=names[r.approver_id],
-                approved_at=r.approved_at, published_at=r.published_at,
+                id=r.id,
+                title=r.title,
+                body=r.body,
+                status=r.status,
+                author=names[r.author_id],
+                approver=names[r.approver_id],
+                approved_at=r.approved_at,
+                published_at=r.published_at,
             )
             for r in approved
         ),

@@ -1,6 +1,6 @@
 """The review store's tables as typed SQLAlchemy 2 models: users, items (one per distinct post
-per task), near-duplicate groups, LSH band keys, answers, rebuttals and the append-only audit
-trail.
+per task), near-duplicate groups, LSH band keys, answers, rebuttals, jobs, login sessions and
+failed logins, and the append-only audit trail.
 
 This metadata is the reference the migrations must match (a test compares them); the
 database is only ever created and changed by the migrations.
@@ -292,6 +292,41 @@ class Job(Base):
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.kind} {self.task}, {self.status}, {self.done}/{self.total})"
+
+
+class LoginSession(Base):
+    """One logged-in browser: the cookie holds a random token, this row its sha256 (so the
+    table alone logs no one in), the account, the session's CSRF token and its times.
+
+    Deleted at logout and when its account is switched off, changes role or password; past
+    the idle timeout or the absolute lifetime it is refused and deleted
+    (``pipeline.store.login_sessions``)."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"LoginSession(user={self.user_id}, since={self.created_at.isoformat()})"
+
+
+class LoginFailure(Base):
+    """One failed login under one throttle key (a hash of the address and name, or of the
+    name alone), kept for the throttle's window (``pipeline.store.login_throttle``). In the
+    database, so every worker process sees the same counts and a restart forgets none."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class AuditEntry(Base):

@@ -4,6 +4,10 @@ Roles: admin, trainer, reviewer, communicator, analyst. A communicator may also 
 to approve other people's rebuttals (``approves_rebuttals``). Passwords are only ever stored as
 argon2id hashes (argon2-cffi's defaults); every change to an account is audited, never with
 the hash in it.
+
+Switching an account off, changing its role or its password ends all its login sessions in
+the same transaction, so the change holds from the account's very next request. The last
+active admin can be neither switched off nor given another role.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InputError, KiemtinError
 from . import audit
 from .db import writing
-from .tables import ROLES, User
+from .login_sessions import end_user_sessions
+from .tables import ROLES, LoginSession, User
 
 MIN_PASSWORD_CHARS = 8
 NAME_PATTERN = re.compile(r"^[\w.@-]{1,64}$")
@@ -85,6 +90,21 @@ def get_user(session: Session, name: str) -> User | None:
     """The account named ``name`` (freshly read), or None."""
     query = select(User).where(User.name == name).execution_options(populate_existing=True)
     return session.scalars(query).one_or_none()
+
+
+def list_users(session: Session) -> list[tuple[User, int]]:
+    """Every account, by name, with its number of open login sessions."""
+    open_sessions = (
+        select(LoginSession.user_id, func.count().label("n"))
+        .group_by(LoginSession.user_id)
+        .subquery()
+    )
+    query = (
+        select(User, func.coalesce(open_sessions.c.n, 0))
+        .outerjoin(open_sessions, open_sessions.c.user_id == User.id)
+        .order_by(User.name)
+    )
+    return [(user, count) for user, count in session.execute(query)]
 
 
 def require_user(session: Session, name: str) -> User:
@@ -163,18 +183,51 @@ def set_password(session: Session, name: str, password: str, actor: str) -> User
     with writing(session):
         user = require_user(session, name)
         user.password_hash = password_hash
-        audit.record(session, actor, "set_password", "user", user.id, None, None)
+        ended = end_user_sessions(session, user.id)
+        audit.record(session, actor, "set_password", "user", user.id, None,
+                     {"sessions_ended": ended})
     return user
 
 
 def set_role(session: Session, name: str, role: str, actor: str) -> User:
+    """Give an account another role; its sessions end (its pages were for the old role).
+    Leaving the communicator role takes the approval right with it."""
     check_role(role)
     with writing(session):
         user = require_user(session, name)
+        if role == user.role:
+            return user
+        if role != "admin":
+            _keep_an_admin(session, user, f"give {name!r} the role {role!r}")
         before = public_fields(user)
         user.role = role
-        audit.record(session, actor, "set_role", "user", user.id, before, public_fields(user))
+        if role != "communicator":
+            # The right is a communicator's; trainers and admins approve anyway.
+            user.approves_rebuttals = False
+        after = {**public_fields(user), "sessions_ended": end_user_sessions(session, user.id)}
+        audit.record(session, actor, "set_role", "user", user.id, before, after)
     return user
+
+
+def _keep_an_admin(session: Session, user: User, doing: str) -> None:
+    """Refuse a change that would leave no active admin (nobody could manage accounts)."""
+    if user.role != "admin" or not user.active:
+        return
+    # The active admins' rows, locked in id order (PostgreSQL; SQLite writers take turns):
+    # two admins demoting each other at once cannot both pass this check.
+    admins = session.scalars(
+        select(User.id)
+        .where(User.role == "admin", User.active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    if set(admins) <= {user.id}:
+        raise UserError(
+            "account change",
+            expected="at least one other active admin afterwards",
+            found=f"{user.name!r} is the last active admin (refused: {doing})",
+            fix="Make another account admin first (kiemtin users set-role NAME admin).",
+        )
 
 
 def _check_approver(role: str, approves_rebuttals: bool) -> None:
@@ -199,10 +252,16 @@ def set_approver(session: Session, name: str, approves: bool, actor: str) -> Use
 
 
 def set_active(session: Session, name: str, active: bool, actor: str) -> User:
-    """Switch an account off (it can no longer log in or answer) or back on."""
+    """Switch an account off (it can no longer log in or answer; its sessions end at once)
+    or back on."""
     with writing(session):
         user = require_user(session, name)
+        if not active:
+            _keep_an_admin(session, user, f"switch {name!r} off")
         before = public_fields(user)
         user.active = bool(active)
-        audit.record(session, actor, "set_active", "user", user.id, before, public_fields(user))
+        after = public_fields(user)
+        if not active:
+            after["sessions_ended"] = end_user_sessions(session, user.id)
+        audit.record(session, actor, "set_active", "user", user.id, before, after)
     return user

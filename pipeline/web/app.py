@@ -1,8 +1,10 @@
-"""The reviewer web app: log in, the queue, an item page, answers, adjudication, audit.
+"""The team web app: log in, the queue, items and answers, narratives and rebuttals, the
+analysis page, account management and the audit trail.
 
 Server-rendered (Jinja2, autoescaped) with a little progressive JavaScript for keyboard
 shortcuts. Routes stay thin: the logic lives in ``pipeline.store``. Every POST checks the
-session's CSRF token; every route checks the role's permission.
+session's CSRF token; every route checks the role's permission. Sessions are rows in the
+database (``pipeline.store.login_sessions``): the cookie holds only a random token.
 """
 
 from __future__ import annotations
@@ -10,43 +12,47 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+import jinja2
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from ..errors import InputError
 from ..store.db import Settings, make_engine, session_factory
-from ..store.users import get_user, verify_password
+from ..store.login_sessions import SessionLimits, find_session
 from .errors import install_error_pages
+from .routes import accounts as routes_accounts
+from .routes import analysis as routes_analysis
 from .routes import rebuttals as routes_rebuttals
 from .routes import review as routes_review
-from .security import (
-    CSRF_FIELD,
-    HOME_PAGES,
-    LoginRateLimiter,
-    allowed,
-    csrf_ok,
-    new_csrf_token,
-)
+from .security import LoginRateLimiter, allowed, csrf_ok, new_csrf_token
 
 HERE = Path(__file__).parent
-SESSION_HOURS = 8
+SESSION_COOKIE = "kiemtin_session"
+# In the signed cookie: the session token, the login form's CSRF token, a flash message.
+TOKEN_KEY, LOGIN_CSRF_KEY = "token", "login_csrf"
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 @dataclass
 class WebSettings:
     """From the environment: ``KIEMTIN_SECRET_KEY`` (required, >= 32 characters),
-    ``KIEMTIN_DATABASE_URL``, ``KIEMTIN_HTTPS`` (1 when served over HTTPS: secure cookies),
-    ``KIEMTIN_UNCERTAIN_SHARE`` (share of queue places for the least certain items, 0.2)."""
+    ``KIEMTIN_DATABASE_URL``, ``KIEMTIN_HTTPS`` (1 when served over HTTPS: secure cookies and
+    HSTS), ``KIEMTIN_UNCERTAIN_SHARE`` (share of queue places for the least certain items,
+    0.2), ``KIEMTIN_SESSION_IDLE_MINUTES`` (a session unused this long ends, 60) and
+    ``KIEMTIN_SESSION_HOURS`` (no session lives longer, 8)."""
 
     secret_key: str
     database_url: str
     https: bool = False
     uncertain_share: float = 0.2
+    session_idle_minutes: float = 60.0
+    session_hours: float = 8.0
     rate_limit: LoginRateLimiter = field(default_factory=LoginRateLimiter)
 
     def __post_init__(self):
@@ -65,22 +71,57 @@ class WebSettings:
                 found=repr(self.uncertain_share),
                 fix="Use e.g. 0.2 for one place in five.",
             )
+        for name, value in (
+            ("KIEMTIN_SESSION_IDLE_MINUTES", self.session_idle_minutes),
+            ("KIEMTIN_SESSION_HOURS", self.session_hours),
+        ):
+            if not 0 < value < 10_000:
+                raise InputError(
+                    name,
+                    expected="a positive number (minutes idle, hours in all)",
+                    found=repr(value),
+                    fix="Use e.g. KIEMTIN_SESSION_IDLE_MINUTES=60 KIEMTIN_SESSION_HOURS=8.",
+                )
+        if self.session_idle_minutes > self.session_hours * 60:
+            raise InputError(
+                "KIEMTIN_SESSION_IDLE_MINUTES",
+                expected="an idle timeout no longer than the session lifetime",
+                found=f"{self.session_idle_minutes:g} minutes idle, "
+                f"{self.session_hours:g} hours in all",
+                fix="Lower KIEMTIN_SESSION_IDLE_MINUTES or raise KIEMTIN_SESSION_HOURS.",
+            )
+
+    @property
+    def session_limits(self) -> SessionLimits:
+        return SessionLimits(
+            idle=timedelta(minutes=self.session_idle_minutes),
+            lifetime=timedelta(hours=self.session_hours),
+        )
 
     @classmethod
     def from_env(cls) -> WebSettings:
+        env = os.environ.get
         return cls(
-            secret_key=os.environ.get("KIEMTIN_SECRET_KEY", ""),
+            secret_key=env("KIEMTIN_SECRET_KEY", ""),
             database_url=Settings.from_env().database_url,
-            https=os.environ.get("KIEMTIN_HTTPS", "") == "1",
-            uncertain_share=_share(os.environ.get("KIEMTIN_UNCERTAIN_SHARE", "0.2")),
+            https=env("KIEMTIN_HTTPS", "") == "1",
+            uncertain_share=_number(env("KIEMTIN_UNCERTAIN_SHARE", "0.2")),
+            session_idle_minutes=_number(env("KIEMTIN_SESSION_IDLE_MINUTES", "60")),
+            session_hours=_number(env("KIEMTIN_SESSION_HOURS", "8")),
         )
 
 
-def _share(value: str) -> float:
+def _number(value: str) -> float:
     try:
         return float(value)
     except ValueError:
         return -1.0  # refused by WebSettings with the expected/found message
+
+
+@jinja2.pass_context
+def _url_path(context, name: str, /, **path_params) -> str:
+    # Links are paths, never built from the request's Host header (which a client chooses).
+    return str(context["request"].app.url_path_for(name, **path_params))
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
@@ -88,13 +129,15 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape is on for .html
+    templates.env.globals["url_for"] = _url_path
+    limits = settings.session_limits
 
     app = FastAPI(title="kiemtin", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
-        session_cookie="kiemtin_session",
-        max_age=SESSION_HOURS * 3600,
+        session_cookie=SESSION_COOKIE,
+        max_age=int(limits.lifetime.total_seconds()),
         same_site="strict",
         https_only=settings.https,
     )
@@ -107,17 +150,27 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         with sessions() as session:
             yield session
 
+    def login_of(request: Request):
+        """This request's live login session (with its account), or None; read once."""
+        if not hasattr(request.state, "login"):
+            token = request.session.get(TOKEN_KEY)
+            with sessions() as session:
+                request.state.login = find_session(session, token, limits)
+            # A token whose session has ended (logout elsewhere, account changed, timed out).
+            request.state.session_ended = bool(token) and request.state.login is None
+        return request.state.login
+
     def current_user(request: Request):
-        name = request.session.get("user")
-        if not name:
-            return None
-        with sessions() as session:
-            return get_user(session, name)
+        login = login_of(request)
+        return login.user if login else None
 
     def csrf(request: Request) -> str:
-        token = request.session.get(CSRF_FIELD)
+        login = login_of(request)
+        if login is not None:
+            return login.csrf_token
+        token = request.session.get(LOGIN_CSRF_KEY)
         if not token:
-            token = request.session[CSRF_FIELD] = new_csrf_token()
+            token = request.session[LOGIN_CSRF_KEY] = new_csrf_token()
         return token
 
     def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
@@ -139,73 +192,34 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     def require(request: Request, permission: str):
         user = current_user(request)
         if user is None:
+            if request.state.session_ended:
+                raise HTTPException(401, "Your session has ended; log in again.")
             raise HTTPException(401, "Log in first.")
         if not allowed(user.role, permission):
             raise HTTPException(403, f"Your role ({user.role}) may not do this.")
         return user
 
     def check_csrf(request: Request, token: str | None) -> None:
-        if not csrf_ok(request.session.get(CSRF_FIELD), token):
+        if not csrf_ok(csrf(request), token):
             raise HTTPException(403, "The form was stale or not from this site; reload the page.")
-
-    install_error_pages(app, render)
-
-    @app.get("/login", response_class=HTMLResponse, name="login_page")
-    def login_page(request: Request):
-        return render(request, "login.html")
-
-    @app.post("/login", name="login")
-    def login(
-        request: Request,
-        name: str = Form(...),
-        password: str = Form(...),
-        csrf_token: str | None = Form(None),
-    ):
-        check_csrf(request, csrf_token)
-        keys = (f"ip:{request.client.host if request.client else '?'}", f"user:{name}")
-        if settings.rate_limit.blocked(*keys):
-            return render(
-                request,
-                "login.html",
-                status=429,
-                error="Too many failed logins; wait a few minutes and try again.",
-            )
-        with db() as session:
-            user = verify_password(session, name, password)
-        if user is None:
-            settings.rate_limit.failed(*keys)
-            return render(request, "login.html", status=401, error="Wrong name or password.")
-        settings.rate_limit.succeeded(*keys)
-        request.session.clear()  # a new session on login: no fixation
-        request.session["user"] = user.name
-        return RedirectResponse(home_url(request, user.role), status_code=303)
-
-    @app.post("/logout", name="logout")
-    def logout(request: Request, csrf_token: str | None = Form(None)):
-        check_csrf(request, csrf_token)
-        request.session.clear()
-        return RedirectResponse(request.url_for("login_page"), status_code=303)
-
-    def home_url(request: Request, role: str | None):
-        page = next((name for perm, name in HOME_PAGES if allowed(role, perm)), "queue_page")
-        return request.url_for(page)
-
-    @app.get("/", name="home")
-    def home(request: Request):
-        user = current_user(request)
-        return RedirectResponse(home_url(request, user.role if user else None), status_code=303)
 
     def store_call(fn, *args, **kwargs):
         """Call a store write; its refusals reach the error pages with the store's message."""
         with db() as session:
             return fn(session, *args, **kwargs)
 
-    # Queue, item, answers and audit routes; narratives and rebuttals.
-    for routes in (routes_review, routes_rebuttals):
-        routes.register(
-            app, db=db, render=render, require=require, check_csrf=check_csrf,
-            store_call=store_call,
-        )
+    install_error_pages(app, render)
+    tools = {
+        "db": db,
+        "render": render,
+        "require": require,
+        "check_csrf": check_csrf,
+        "store_call": store_call,
+    }
+    routes_accounts.register(app, login_of=login_of, **tools)
+    # Queue, item, answers and audit routes; narratives and rebuttals; the analysis page.
+    for routes in (routes_review, routes_rebuttals, routes_analysis):
+        routes.register(app, **tools)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next) -> Response:
@@ -216,6 +230,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
+        if not request.url.path.startswith("/static/"):
+            # Pages show posts and accounts: no copy in the browser's or a proxy's cache.
+            response.headers["Cache-Control"] = "no-store"
+        if settings.https:
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
 
     return app

@@ -3,13 +3,14 @@
 HTTP errors (including unknown routes), invalid path, query or form fields, every
 ``KiemtinError`` a store function raises and any unexpected exception are rendered by
 ``error.html`` with the same shape: the status, a title and a message for the person at the
-browser. A refused GET without a login redirects to the login page instead.
+browser. A refused GET without a login goes to the login page (and back after it).
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import KiemtinError
 from ..store import ConflictError, ForbiddenError, NotFoundError
+from .security import safe_next
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +77,21 @@ def install_error_pages(app: FastAPI, render) -> None:
             message=message,
         )
 
+    def to_login(request: Request, message: str):
+        """A page that needs a login: the login page, back here afterwards. A browser whose
+        session has just ended (logout elsewhere, account changed, timed out) gets the login
+        form with a 401 saying why; one that never logged in is redirected there."""
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if getattr(request.state, "session_ended", False):
+            request.session.pop("token", None)
+            return render(request, "login.html", status=401, error=message, next=safe_next(here))
+        login = request.app.url_path_for("login_page")
+        return RedirectResponse(f"{login}?{urlencode({'next': here})}", status_code=303)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 401 and request.method == "GET":
-            return RedirectResponse(request.url_for("login_page"), status_code=303)
+            return to_login(request, str(exc.detail))
         return page(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)

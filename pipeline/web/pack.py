@@ -2,15 +2,18 @@
 and as a standalone HTML page (``narrative-<group>.md`` / ``.html``, or both in one zip).
 
 The same database gives the same bytes: nothing in a pack depends on when it was written.
-Posts are untrusted: in Markdown they are quoted in code blocks nothing inside can close, in
-HTML they are escaped; rebuttal texts are rendered by ``pipeline.web.markdown`` (raw HTML
-shown as text).
+Posts and rebuttals are untrusted text. In Markdown, posts and rebuttal texts are code blocks
+nothing inside can close (``fenced``), and titles and names one line with Markdown and HTML
+punctuation backslash-escaped (``inline``), so nothing in them can start a heading, a block
+or a tag; in HTML they are escaped, and rebuttal texts rendered by ``pipeline.web.markdown``
+(raw HTML shown as text).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +30,21 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )
+
+
+# Punctuation that means something inside a Markdown line (emphasis, code, links, HTML,
+# entities, tables, headings' closing #s); CommonMark reads a backslash before it as itself.
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]()<>#!|~&{}])")
+
+
+def inline(text: str) -> str:
+    r"""``text`` as literal text on one Markdown line: whitespace runs (newlines too) become
+    one space and Markdown/HTML punctuation is backslash-escaped.
+
+    >>> inline("Sai <b>!</b>\n# injected")
+    'Sai \\<b\\>\\!\\</b\\> \\# injected'
+    """
+    return _INLINE_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
 def _when(value: datetime | None) -> str:
@@ -50,15 +68,14 @@ def pack_markdown(pack: Pack) -> str:
             lines.append(fenced(text))
     for r in pack.rebuttals:
         lines += [
-            f"## Rebuttal {r.id}: {r.title}",
+            f"## Rebuttal {r.id}: {inline(r.title)}",
             "",
-            f"_{r.status}; written by {r.author}, approved by {r.approver} "
+            f"_{r.status}; written by {inline(r.author)}, approved by {inline(r.approver)} "
             f"{_when(r.approved_at)}"
             + (f", published {_when(r.published_at)}" if r.published_at else "")
             + "._",
             "",
-            r.body.strip(),
-            "",
+            fenced(r.body.strip(), "markdown"),
         ]
     return "\n".join(lines).rstrip("\n") + "\n"
 

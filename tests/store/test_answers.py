@@ -33,14 +33,23 @@ CHANH_AGAIN = "Chia sẻ ngay: uống nước chanh nóng mỗi sáng chữa kh�
 
 @pytest.fixture
 def people(session):
-    for name, role in [("lan", "reviewer"), ("minh", "reviewer"), ("hoa", "trainer"),
-                       ("an", "admin"), ("binh", "analyst")]:
+    for name, role in [
+        ("lan", "reviewer"),
+        ("minh", "reviewer"),
+        ("hoa", "trainer"),
+        ("an", "admin"),
+        ("binh", "analyst"),
+    ]:
         add_user(session, name, role, f"{name} password")
 
 
 def _add(session, texts, reviews_needed=1, task_proba=(0.2, 0.3, 0.5)):
-    add_scored(session, [scored(f"p{i}", t, hostile=task_proba) for i, t in enumerate(texts)],
-               actor="analyst", reviews_needed=reviews_needed)
+    add_scored(
+        session,
+        [scored(f"p{i}", t, hostile=task_proba) for i, t in enumerate(texts)],
+        actor="analyst",
+        reviews_needed=reviews_needed,
+    )
     return session.scalars(select(Item).order_by(Item.id)).all()
 
 
@@ -50,8 +59,11 @@ def test_an_answer_records_the_model_at_that_moment_and_bumps_the_version(sessio
     item = get_item(session, item.id)
     assert (item.status, item.label, item.version) == ("answered", "clean", 1)
     assert (answer.label, answer.model_label, answer.model_score) == ("clean", "hate", 0.5)
-    assert (answer.model_risk, answer.model_version, answer.note) == (0.8, "hostile/linear-1",
-                                                                      "tin vui")
+    assert (answer.model_risk, answer.model_version, answer.note) == (
+        0.8,
+        "hostile/linear-1",
+        "tin vui",
+    )
     assert answer.reviewer.name == "lan" and answer.created_at.tzinfo is not None
 
 
@@ -59,8 +71,11 @@ def test_a_stale_version_is_a_conflict_that_says_what_changed(session, people):
     (item,) = _add(session, [UNRELATED])
     loaded = item.version
     record_answer(session, item.id, "lan", "hate", loaded)  # one review needed: decides it
-    with pytest.raises(ConflictError, match=r"expected version 0 \(the version you loaded\), "
-                       r"but found version 1.*Reload the item"):
+    with pytest.raises(
+        ConflictError,
+        match=r"expected version 0 \(the version you loaded\), "
+        r"but found version 1.*Reload the item",
+    ):
         record_answer(session, item.id, "minh", "clean", loaded)
     assert session.scalars(select(Answer.reviewer_id)).all() == [1]
 
@@ -95,8 +110,12 @@ def test_disagreement_goes_to_adjudication_by_a_trainer_or_admin(session, people
         adjudicate(session, item.id, "hoa", "spam")
     adjudicate(session, item.id, "hoa", "offensive", expected_version=1, note="chửi, không kỳ thị")
     item = get_item(session, item.id)
-    assert (item.status, item.label, item.adjudicator_id, item.version) == ("done", "offensive",
-                                                                             3, 2)
+    assert (item.status, item.label, item.adjudicator_id, item.version) == (
+        "done",
+        "offensive",
+        3,
+        2,
+    )
     with pytest.raises(ConflictError, match="expected status 'adjudication'"):
         adjudicate(session, item.id, "an", "hate")
 
@@ -124,7 +143,9 @@ def test_answering_the_representative_answers_the_group(session, people):
     assert (member.status, member.label, member.label_source_id) == ("done", "hate", rep.id)
     assert member.version == 1 and session.scalars(select(Answer.item_id)).all() == [rep.id]
     assert [(e.action, e.entity_id) for e in entries(session, "item", member.id)][-1] == (
-        "label_from_group", str(member.id))
+        "label_from_group",
+        str(member.id),
+    )
 
 
 def test_adjudicating_the_representative_labels_the_group(session, people):
@@ -143,12 +164,19 @@ def test_a_wrong_member_is_split_out_and_reopens(session, people):
         split_from_group(session, member.id, "binh")
     split = split_from_group(session, member.id, "minh", expected_version=1)
     assert (split.group_id, split.is_representative, split.status, split.label) == (
-        None, True, "open", None)
+        None,
+        True,
+        "open",
+        None,
+    )
     assert split.version == 2 and "p1" in [it.source_id for it in next_items(session)]
     assert group_members(session, rep) == [get_item(session, rep.id)]
     (row,) = [e for e in entries(session, "item", member.id) if e.action == "split_from_group"]
-    assert (row.actor, row.before["group_id"], row.after["group_id"]) == ("minh", rep.group_id,
-                                                                          None)
+    assert (row.actor, row.before["group_id"], row.after["group_id"]) == (
+        "minh",
+        rep.group_id,
+        None,
+    )
     with pytest.raises(ConflictError, match="an item that stands alone"):
         split_from_group(session, member.id, "minh")
 
@@ -185,12 +213,20 @@ def test_cohens_kappa_on_a_known_example(session, people):
     # Two raters, 50 items: both "unreliable" 20, A unreliable / B reliable 5,
     # A reliable / B unreliable 10, both reliable 15. p_o = 0.7, p_e = 0.5, kappa = 0.4.
     texts = posts(50, seed=7)
-    add_scored(session, [scored(f"f{i}", t, hostile=None, false=(0.4, 0.6))
-                         for i, t in enumerate(texts)], actor="analyst", reviews_needed=2)
+    add_scored(
+        session,
+        [scored(f"f{i}", t, hostile=None, false=(0.4, 0.6)) for i, t in enumerate(texts)],
+        actor="analyst",
+        reviews_needed=2,
+    )
     items = session.scalars(select(Item).where(Item.task == "false").order_by(Item.id)).all()
     assert len(items) == 50
-    pairs = ([("unreliable", "unreliable")] * 20 + [("unreliable", "reliable")] * 5
-             + [("reliable", "unreliable")] * 10 + [("reliable", "reliable")] * 15)
+    pairs = (
+        [("unreliable", "unreliable")] * 20
+        + [("unreliable", "reliable")] * 5
+        + [("reliable", "unreliable")] * 10
+        + [("reliable", "reliable")] * 15
+    )
     for item, (a, b) in zip(items, pairs, strict=True):
         record_answer(session, item.id, "lan", a, 0)
         record_answer(session, item.id, "minh", b, 0)
@@ -219,3 +255,16 @@ def test_a_write_inside_the_callers_transaction_commits_or_rolls_back_with_it(se
     with sessions() as session:
         assert get_item(session, second.id).status == "open"
         assert len(session.scalars(select(Answer)).all()) == 1
+
+
+def test_a_note_past_the_limit_is_refused_saying_the_limit_and_its_length(session, people):
+    first, second = _add(session, [UNRELATED, CHANH], reviews_needed=2)
+    with pytest.raises(InputError, match=r"at most 5,000 characters, but found 5,001"):
+        record_answer(session, first.id, "lan", "clean", 0, note="x" * 5_001)
+    assert session.scalars(select(Answer)).all() == []
+    record_answer(session, first.id, "lan", "clean", 0, note="x" * 5_000)  # the limit is fine
+    record_answer(session, second.id, "lan", "clean", 0)
+    record_answer(session, second.id, "minh", "hate", 0)  # disagree: adjudication
+    with pytest.raises(InputError, match="5,000"):
+        adjudicate(session, second.id, "hoa", "hate", note="y" * 6_000)
+    assert get_item(session, second.id).status == "adjudication"

@@ -45,9 +45,14 @@ def _false(rid, text, unreliable=0.8):
 
 @pytest.fixture
 def team(session):
-    for name, role in [("lan", "reviewer"), ("hoa", "trainer"), ("an", "admin"),
-                       ("vy", "communicator"), ("khoa", "communicator"),
-                       ("tu", "communicator")]:
+    for name, role in [
+        ("lan", "reviewer"),
+        ("hoa", "trainer"),
+        ("an", "admin"),
+        ("vy", "communicator"),
+        ("khoa", "communicator"),
+        ("tu", "communicator"),
+    ]:
         add_user(session, name, role, f"{name} password", approves_rebuttals=name == "khoa")
     return session
 
@@ -137,8 +142,9 @@ def test_suggestions_come_from_earlier_approved_rebuttals_most_similar_first(tea
     assert unapproved.id not in {s.item.id for s in found}
     # Its own narrative's rebuttals are not suggested back to it.
     assert earlier.id not in {s.item.id for s in rb.suggestions(session, earlier.id)}
-    reused = rb.create_draft(session, new.id, "vy", "Chanh (2)", found[0].rebuttal.body,
-                             reused_from=found[0].rebuttal.id)
+    reused = rb.create_draft(
+        session, new.id, "vy", "Chanh (2)", found[0].rebuttal.body, reused_from=found[0].rebuttal.id
+    )
     assert reused.reused_from_id == found[0].rebuttal.id
     with pytest.raises(InputError, match="approved"):
         rb.create_draft(session, new.id, "vy", "x", "y", reused_from=reused.id)  # a draft
@@ -170,8 +176,10 @@ def test_near_duplicates_join_the_narrative_and_the_pack_quotes_them_safely(team
     # Same database, same bytes.
     assert pack_zip(pack) == pack_zip(rb.group_pack(session, draft.group_id))
     names = zipfile.ZipFile(BytesIO(pack_zip(pack))).namelist()
-    assert names == [f"narrative-{pack.group_id}/narrative-{pack.group_id}.md",
-                     f"narrative-{pack.group_id}/narrative-{pack.group_id}.html"]
+    assert names == [
+        f"narrative-{pack.group_id}/narrative-{pack.group_id}.md",
+        f"narrative-{pack.group_id}/narrative-{pack.group_id}.html",
+    ]
     written = write_pack(pack, tmp_path / "packs")
     assert [p.read_text(encoding="utf-8") for p in written] == [md, html]
 
@@ -189,3 +197,15 @@ def test_confirmed_narratives_lists_decided_risky_representatives_with_rebuttal_
     assert narratives[0].rebuttals == {"approved": 1, "draft": 1} and narratives[0].posts == 1
     assert rb.confirmed_narratives(session, task="hostile") == []
     assert [n.item.id for n in rb.confirmed_narratives(session)] == [hoax.id]
+
+
+def test_titles_and_texts_past_their_limits_are_refused_saying_both_lengths(team):
+    session = team
+    hoax = _confirm(session, "hoax", HOAX)
+    with pytest.raises(InputError, match=r"1 to 200 characters, but found 201 characters"):
+        rb.create_draft(session, hoax.id, "vy", "t" * 201, BODY)
+    with pytest.raises(InputError, match=r"1 to 20,000 characters .*found 20,001 characters"):
+        rb.create_draft(session, hoax.id, "vy", "Chanh", "b" * 20_001)
+    draft = rb.create_draft(session, hoax.id, "vy", "t" * 200, "b" * 20_000)
+    with pytest.raises(InputError, match="201"):
+        rb.edit_draft(session, draft.id, "vy", "t" * 201, BODY, draft.version)

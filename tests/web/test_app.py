@@ -88,7 +88,10 @@ def test_undo_withdraws_my_answer(as_user, sessions):
     )
     page = c.get(f"/items/{item}").text
     assert "data-undo" in page
-    assert c.post(f"/items/{item}/undo", data={"csrf_token": csrf_of(page)}).status_code == 303
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    undo = {"csrf_token": csrf_of(page)}
+    assert c.post(f"/items/{item}/undo", data=undo).status_code == 400  # no version: refused
+    assert c.post(f"/items/{item}/undo", data={**undo, "version": version}).status_code == 303
     with sessions() as s:
         assert s.get(Item, item).status == "open"
 
@@ -106,6 +109,7 @@ ROUTES = [
     ("POST", "/items/{item}/undo", "answer"),
     ("POST", "/items/{item}/split", "answer"),
     ("POST", "/items/{item}/adjudicate", "adjudicate"),
+    ("POST", "/items/{item}/reopen", "adjudicate"),
     ("GET", "/audit", "view_audit"),
     ("GET", "/narratives", "view_rebuttals"),
     ("GET", "/narratives/{narrative}", "view_rebuttals"),
@@ -116,6 +120,12 @@ ROUTES = [
     ("POST", "/rebuttals/{rebuttal}/approve", "approve_rebuttal"),
     ("POST", "/rebuttals/{rebuttal}/publish", "publish_rebuttal"),
     ("GET", "/groups/{group}/pack.zip", "view_rebuttals"),
+    ("GET", "/analysis", "view_jobs"),
+    ("GET", "/labels/hostile.jsonl", "export_labels"),
+    ("GET", "/admin/users", "manage_users"),
+    ("POST", "/admin/users/reviewer2/active", "manage_users"),
+    ("POST", "/admin/users/reviewer2/role", "manage_users"),
+    ("POST", "/admin/users/reviewer2/password", "manage_users"),
 ]
 
 

@@ -69,7 +69,7 @@ def test_an_unexpected_error_is_a_500_page_that_leaks_nothing(app, monkeypatch):
 
     with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
         token = csrf_of(client.get("/login").text)
-        monkeypatch.setattr("pipeline.web.app.verify_password", broken)
+        monkeypatch.setattr("pipeline.store.users.verify_password", broken)
         response = client.post("/login", data={"name": "reviewer", "password": "x",
                                                "csrf_token": token})
     assert error_page(response, 500) == SERVER_ERROR_MESSAGE
@@ -78,7 +78,7 @@ def test_an_unexpected_error_is_a_500_page_that_leaks_nothing(app, monkeypatch):
 
 def test_not_logged_in_a_page_goes_to_login_and_a_form_gets_a_401_page(client, sessions):
     page = client.get("/queue")
-    assert page.status_code == 303 and page.headers["location"].endswith("/login")
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fqueue"
     token = csrf_of(client.get("/login").text)
     answer = client.post(f"/items/{_item_id(sessions, 'p1')}/answer",
                          data={"label": "hate", "version": "1", "csrf_token": token})

@@ -3,7 +3,9 @@ drafts, approval by a second person, publication and the rebuttal pack download.
 
 Thin like the reviewer routes: permission (and CSRF for writes) here, the rules in
 ``pipeline.store.rebuttals``. Rebuttal texts are Markdown rendered by
-``pipeline.web.markdown`` (no raw HTML); posts are escaped by the templates.
+``pipeline.web.markdown`` (no raw HTML); posts are escaped by the templates. Ids and page
+numbers from URLs and forms are checked first (``params``: 404 for an id no row can have, 400
+for a number out of range); links and redirects are paths.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ..highlight import highlight
 from ..markdown import render_markdown
+from .params import known_id, optional_id, page_number
 
 PAGE_SIZE = 50
 EXCERPT = 200
@@ -28,6 +31,9 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     from ...store.tables import REBUTTAL_STATUSES
     from ..pack import pack_zip
 
+    def path(name: str, **params) -> str:
+        return str(app.url_path_for(name, **params))
+
     def rebuttal_row(request: Request, r) -> dict:
         return {
             "id": r.id,
@@ -36,14 +42,13 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             "task": r.task,
             "group_id": r.group_id,
             "author": r.author.name,
-            "url": request.url_for("rebuttal_page", rebuttal_id=r.id),
+            "url": path("rebuttal_page", rebuttal_id=r.id),
         }
 
     @app.get("/narratives", name="narratives_page")
     def narratives_page(request: Request, task: str | None = None, page: int = 0):
         user = require(request, "view_rebuttals")
-        if page < 0:
-            raise HTTPException(400, "The page number starts at 0.")
+        page_number(page)
         with db() as session:
             found = rb.confirmed_narratives(
                 session, task=task or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
@@ -57,25 +62,32 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                     "excerpt": _excerpt(n.item.text),
                     "rebuttals": n.rebuttals,
                     "decided_at": n.item.decided_at,
-                    "url": request.url_for("narrative_page", item_id=n.item.id),
+                    "url": path("narrative_page", item_id=n.item.id),
                 }
                 for n in found
             ]
-        return render(request, "narratives.html", user=user, narratives=rows, task=task,
-                      page=page, more=len(rows) == PAGE_SIZE)
+        return render(
+            request,
+            "narratives.html",
+            user=user,
+            narratives=rows,
+            task=task,
+            page=page,
+            more=len(rows) == PAGE_SIZE,
+        )
 
     @app.get("/narratives/{item_id}", name="narrative_page")
-    def narrative_page(request: Request, item_id: int, reuse: int | None = None):
+    def narrative_page(request: Request, item_id: int, reuse: str | None = None):
         user = require(request, "view_rebuttals")
+        known_id(item_id, "item")
+        reuse = optional_id(reuse, "reuse")
         with db() as session:
             item = find_item(session, item_id)
             if item is None:
                 raise HTTPException(404, f"There is no item {item_id}.")
             rep = rb.representative(session, item)
             if rep.id != item.id:  # a member: its narrative is its representative's
-                return RedirectResponse(
-                    request.url_for("narrative_page", item_id=rep.id), status_code=303
-                )
+                return RedirectResponse(path("narrative_page", item_id=rep.id), status_code=303)
             draft = {"title": "", "body": "", "reused_from": None}
             if reuse is not None:
                 source = rb.find_rebuttal(session, reuse)
@@ -96,8 +108,8 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 "posts": len(members),
                 "members": [_excerpt(m.text) for m in members if m.id != rep.id][:10],
                 "rebuttals": [rebuttal_row(request, r) for r in written],
-                "create_url": request.url_for("create_rebuttal", item_id=rep.id),
-                "pack_url": request.url_for("rebuttal_pack", group_id=rep.group_id)
+                "create_url": path("create_rebuttal", item_id=rep.id),
+                "pack_url": path("rebuttal_pack", group_id=rep.group_id)
                 if any(r.status in rb.APPROVED for r in written)
                 else None,
             }
@@ -108,14 +120,20 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                     "title": s.rebuttal.title,
                     "status": s.rebuttal.status,
                     "body_html": render_markdown(s.rebuttal.body),
-                    "rebuttal_url": request.url_for("rebuttal_page", rebuttal_id=s.rebuttal.id),
-                    "reuse_url": str(request.url_for("narrative_page", item_id=rep.id))
+                    "rebuttal_url": path("rebuttal_page", rebuttal_id=s.rebuttal.id),
+                    "reuse_url": path("narrative_page", item_id=rep.id)
                     + f"?reuse={s.rebuttal.id}#editor",
                 }
                 for s in (rb.suggestions(session, rep.id) if view["confirmed"] else [])
             ]
-        return render(request, "narrative.html", user=user, narrative=view,
-                      suggestions=suggestions, draft=draft)
+        return render(
+            request,
+            "narrative.html",
+            user=user,
+            narrative=view,
+            suggestions=suggestions,
+            draft=draft,
+        )
 
     @app.post("/narratives/{item_id}/rebuttals", name="create_rebuttal")
     def create_rebuttal(
@@ -128,12 +146,11 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     ):
         user = require(request, "write_rebuttal")
         check_csrf(request, csrf_token)
-        source = int(reused_from) if reused_from.strip().isdigit() else None
+        known_id(item_id, "item")
+        source = optional_id(reused_from, "reused_from")
         rebuttal = store_call(rb.create_draft, item_id, user.name, title, body, source)
         request.session["flash"] = f"Draft {rebuttal.id} saved; a second person approves it."
-        return RedirectResponse(
-            request.url_for("rebuttal_page", rebuttal_id=rebuttal.id), status_code=303
-        )
+        return RedirectResponse(path("rebuttal_page", rebuttal_id=rebuttal.id), status_code=303)
 
     @app.get("/rebuttals", name="rebuttals_page")
     def rebuttals_page(request: Request, status: str | None = None):
@@ -142,12 +159,19 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             raise HTTPException(400, f"Status must be one of {', '.join(REBUTTAL_STATUSES)}.")
         with db() as session:
             rows = [rebuttal_row(request, r) for r in rb.rebuttals(session, status or None)]
-        return render(request, "rebuttals.html", user=user, rebuttals=rows,
-                      status_filter=status, statuses=REBUTTAL_STATUSES)
+        return render(
+            request,
+            "rebuttals.html",
+            user=user,
+            rebuttals=rows,
+            status_filter=status,
+            statuses=REBUTTAL_STATUSES,
+        )
 
     @app.get("/rebuttals/{rebuttal_id}", name="rebuttal_page")
     def rebuttal_page(request: Request, rebuttal_id: int):
         user = require(request, "view_rebuttals")
+        known_id(rebuttal_id, "rebuttal")
         with db() as session:
             r = rb.find_rebuttal(session, rebuttal_id)
             if r is None:
@@ -163,25 +187,23 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 "created_at": r.created_at,
                 "approved_at": r.approved_at,
                 "published_at": r.published_at,
-                "reused_from_url": request.url_for("rebuttal_page", rebuttal_id=r.reused_from_id)
+                "reused_from_url": path("rebuttal_page", rebuttal_id=r.reused_from_id)
                 if r.reused_from_id
                 else None,
-                "narrative_url": request.url_for("narrative_page", item_id=group_rep.id),
+                "narrative_url": path("narrative_page", item_id=group_rep.id),
                 "narrative_excerpt": _excerpt(group_rep.text),
                 "own": user.id in (r.author_id, r.editor_id),
                 "may_approve": rb.may_approve(user),
-                "edit_url": request.url_for("edit_rebuttal", rebuttal_id=r.id),
-                "approve_url": request.url_for("approve_rebuttal", rebuttal_id=r.id),
-                "publish_url": request.url_for("publish_rebuttal", rebuttal_id=r.id),
-                "pack_url": request.url_for("rebuttal_pack", group_id=r.group_id),
+                "edit_url": path("edit_rebuttal", rebuttal_id=r.id),
+                "approve_url": path("approve_rebuttal", rebuttal_id=r.id),
+                "publish_url": path("publish_rebuttal", rebuttal_id=r.id),
+                "pack_url": path("rebuttal_pack", group_id=r.group_id),
             }
         return render(request, "rebuttal.html", user=user, rebuttal=view)
 
     def _redirect(request: Request, rebuttal_id: int, message: str):
         request.session["flash"] = message
-        return RedirectResponse(
-            request.url_for("rebuttal_page", rebuttal_id=rebuttal_id), status_code=303
-        )
+        return RedirectResponse(path("rebuttal_page", rebuttal_id=rebuttal_id), status_code=303)
 
     @app.post("/rebuttals/{rebuttal_id}/edit", name="edit_rebuttal")
     def edit_rebuttal(
@@ -194,6 +216,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     ):
         user = require(request, "write_rebuttal")
         check_csrf(request, csrf_token)
+        known_id(rebuttal_id, "rebuttal")
         store_call(rb.edit_draft, rebuttal_id, user.name, title, body, version)
         return _redirect(request, rebuttal_id, f"Draft {rebuttal_id} saved.")
 
@@ -206,6 +229,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     ):
         user = require(request, "approve_rebuttal")
         check_csrf(request, csrf_token)
+        known_id(rebuttal_id, "rebuttal")
         store_call(rb.approve, rebuttal_id, user.name, version)
         return _redirect(request, rebuttal_id, f"Rebuttal {rebuttal_id} approved.")
 
@@ -218,12 +242,14 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     ):
         user = require(request, "publish_rebuttal")
         check_csrf(request, csrf_token)
+        known_id(rebuttal_id, "rebuttal")
         store_call(rb.publish, rebuttal_id, user.name, version)
         return _redirect(request, rebuttal_id, f"Rebuttal {rebuttal_id} published.")
 
     @app.get("/groups/{group_id}/pack.zip", name="rebuttal_pack")
     def rebuttal_pack(request: Request, group_id: int):
         require(request, "view_rebuttals")
+        known_id(group_id, "narrative group")
         pack = store_call(rb.group_pack, group_id)
         return Response(
             pack_zip(pack),

@@ -1,8 +1,11 @@
-"""Reviewer routes: the queue, an item, answers, undo, split, adjudication, the audit view.
+"""Reviewer routes: the queue, an item, answers, undo, split, adjudication, reopening, the
+audit view.
 
 Thin: each route checks the permission (and CSRF for writes), calls ``pipeline.store`` and
-renders. A stale answer (the item changed since the page was loaded) gets a 409 page that
-says what happened.
+renders. A stale answer or undo (the item changed since the page was loaded) gets a 409 page
+that says what happened. Ids and numbers from the URL are checked first (``params``): an id
+no row can have is a 404, a number out of range a 400. Links and redirects are paths, never
+built from the request's Host header.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from fastapi.responses import RedirectResponse
 
 from ...tasks import load_task
 from ..highlight import highlight
+from .params import known_id, risk_bound
 
 QUEUE_PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 200
@@ -23,19 +27,14 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
 
 
-def _float_or_none(value: str | None) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise HTTPException(400, f"Expected a number between 0 and 1, found {value!r}.") from None
-
-
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
     from ...store import answers, audit, queue
+    from ...store.rebuttals import dependent_rebuttals, describe
     from ...store.rescore import recent_jobs
-    from ...store.tables import Item
+    from ...store.tables import DECIDED, Item
+
+    def path(name: str, **params) -> str:
+        return str(app.url_path_for(name, **params))
 
     def queue_items(session, request: Request) -> tuple[list[Item], dict]:
         q = request.query_params
@@ -43,8 +42,8 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             "task": q.get("task") or None,
             "label": q.get("label") or None,
             "status": q.get("status") or "open",
-            "min_risk": _float_or_none(q.get("min_risk")),
-            "max_risk": _float_or_none(q.get("max_risk")),
+            "min_risk": risk_bound(q.get("min_risk"), "min_risk"),
+            "max_risk": risk_bound(q.get("max_risk"), "max_risk"),
         }
         if filters["status"] not in STATUSES:
             raise HTTPException(400, f"Status must be one of {', '.join(STATUSES)}.")
@@ -68,15 +67,21 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                     "excerpt": _excerpt(it.text),
                     "status": it.status,
                     "group_size": sizes[it.id],
-                    "url": request.url_for("item_page", item_id=it.id),
+                    "url": path("item_page", item_id=it.id),
                 }
                 for it in items
             ]
             tasks = queue.tasks(session)
             # Re-scoring after a promotion changes the order: say so while it runs.
             jobs = [
-                {"id": j.id, "task": j.task, "model": j.model_version, "status": j.status,
-                 "done": j.done, "total": j.total}
+                {
+                    "id": j.id,
+                    "task": j.task,
+                    "model": j.model_version,
+                    "status": j.status,
+                    "done": j.done,
+                    "total": j.total,
+                }
                 for j in recent_jobs(session, limit=5)
                 if j.status in ("queued", "running", "failed")
             ]
@@ -97,6 +102,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     @app.get("/items/{item_id}", name="item_page")
     def item_page(request: Request, item_id: int):
         user = require(request, "view_queue")
+        known_id(item_id, "item")
         with db() as session:
             item = queue.find_item(session, item_id)
             if item is None:
@@ -109,6 +115,8 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 for a in item.answers
             ]
             mine = any(a["reviewer"] == user.name for a in given)
+            # Approved or published rebuttals answer this label: it is reopened, not undone.
+            dependents = dependent_rebuttals(session, item)
             view = {
                 "id": item.id,
                 "task": item.task,
@@ -126,18 +134,19 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 "adjudicable": item.status == "adjudication",
                 "answers": given,
                 "members": [
-                    {
-                        "excerpt": _excerpt(m.text),
-                        "split_url": request.url_for("split", item_id=m.id),
-                    }
+                    {"excerpt": _excerpt(m.text), "split_url": path("split", item_id=m.id)}
                     for m in queue.group_members(session, item)
                     if m.id != item.id
                 ],
-                "answer_url": request.url_for("answer", item_id=item.id),
-                "adjudicate_url": request.url_for("adjudicate", item_id=item.id),
-                "undo_url": request.url_for("undo", item_id=item.id) if mine else None,
-                "prev_url": request.url_for("item_page", item_id=prev_id) if prev_id else None,
-                "next_url": request.url_for("item_page", item_id=next_id) if next_id else None,
+                "answer_url": path("answer", item_id=item.id),
+                "adjudicate_url": path("adjudicate", item_id=item.id),
+                "undo_url": path("undo", item_id=item.id) if mine and not dependents else None,
+                "dependents": describe(dependents) if item.status in DECIDED else None,
+                "reopen_url": path("reopen", item_id=item.id)
+                if item.status in DECIDED and dependents
+                else None,
+                "prev_url": path("item_page", item_id=prev_id) if prev_id else None,
+                "next_url": path("item_page", item_id=next_id) if next_id else None,
             }
         return render(request, "item.html", user=user, item=view)
 
@@ -150,11 +159,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 if item
                 else (None, None)
             )
-        target = (
-            request.url_for("item_page", item_id=next_id)
-            if next_id
-            else request.url_for("queue_page")
-        )
+        target = path("item_page", item_id=next_id) if next_id else path("queue_page")
         return RedirectResponse(target, status_code=303)
 
     @app.post("/items/{item_id}/answer", name="answer")
@@ -168,25 +173,46 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     ):
         user = require(request, "answer")
         check_csrf(request, csrf_token)
+        known_id(item_id, "item")
         store_call(answers.record_answer, item_id, user.name, label, version, note or None)
         return _after_write(request, item_id, f"Item {item_id}: answered {label}.")
 
-    def _item_action(request: Request, item_id: int, csrf_token, action, message: str):
-        """An answerer's write that stays on the item page: check, call the store, flash."""
-        user = require(request, "answer")
+    def _item_action(
+        request: Request,
+        item_id: int,
+        csrf_token,
+        action,
+        message: str,
+        permission: str = "answer",
+        version: int | None = None,
+    ):
+        """A write that stays on the item page: check, call the store, flash."""
+        user = require(request, permission)
         check_csrf(request, csrf_token)
-        store_call(action, item_id, user.name)
+        known_id(item_id, "item")
+        if version is None and action is answers.undo_answer:
+            # The undo form always sends the version it showed: without it, a stale page
+            # could withdraw an answer given after it was loaded.
+            raise HTTPException(400, "The form's item version is missing; reload the page.")
+        store_call(action, item_id, user.name, version)
         request.session["flash"] = message
-        return RedirectResponse(request.url_for("item_page", item_id=item_id), status_code=303)
+        return RedirectResponse(path("item_page", item_id=item_id), status_code=303)
 
     @app.post("/items/{item_id}/undo", name="undo")
-    def undo(request: Request, item_id: int, csrf_token: str | None = Form(None)):
+    def undo(
+        request: Request,
+        item_id: int,
+        # Required (checked after the permission); a stale one is a 409.
+        version: int | None = Form(None),
+        csrf_token: str | None = Form(None),
+    ):
         return _item_action(
             request,
             item_id,
             csrf_token,
             answers.undo_answer,
             f"Item {item_id}: your answer was withdrawn.",
+            version=version,
         )
 
     @app.post("/items/{item_id}/split", name="split")
@@ -199,13 +225,37 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             f"Item {item_id} now stands alone.",
         )
 
+    @app.post("/items/{item_id}/reopen", name="reopen")
+    def reopen(
+        request: Request,
+        item_id: int,
+        version: int = Form(...),
+        csrf_token: str | None = Form(None),
+    ):
+        # Adjudicating roles (trainer, admin) reopen a decided label; the store checks too.
+        return _item_action(
+            request,
+            item_id,
+            csrf_token,
+            answers.reopen_item,
+            f"Item {item_id} is open for a new answer; its approved rebuttals are drafts "
+            "again, to be reviewed once it is decided.",
+            permission="adjudicate",
+            version=version,
+        )
+
     @app.post("/items/{item_id}/adjudicate", name="adjudicate")
     def adjudicate(
-        request: Request, item_id: int, label: str = Form(...), csrf_token: str | None = Form(None)
+        request: Request,
+        item_id: int,
+        label: str = Form(...),
+        version: int | None = Form(None),
+        csrf_token: str | None = Form(None),
     ):
         user = require(request, "adjudicate")
         check_csrf(request, csrf_token)
-        store_call(answers.adjudicate, item_id, user.name, label)
+        known_id(item_id, "item")
+        store_call(answers.adjudicate, item_id, user.name, label, version)
         return _after_write(request, item_id, f"Item {item_id}: decided {label}.")
 
     @app.get("/audit", name="audit_page")

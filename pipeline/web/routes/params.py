@@ -1,0 +1,66 @@
+"""Ids and numbers read from URLs and forms, checked before they reach the database.
+
+FastAPI parses ``/items/{item_id}`` into a Python int of any size, and a float parameter
+accepts ``nan`` and ``inf``; PostgreSQL refuses a parameter past 64 bits with an error (a 500)
+and a NaN risk bound matches nothing without saying why. These helpers answer 404 for an id
+no row can have and 400 for a number out of range, through the one error page.
+
+>>> known_id(7, "item")
+7
+>>> risk_bound("0.5", "min_risk")
+0.5
+"""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import HTTPException
+
+MAX_ID = 2**63 - 1  # the largest BIGINT: no stored row has a larger id
+MAX_PAGE = 10_000  # pages of a listing (offset = page * page size)
+
+
+def known_id(value: int, what: str) -> int:
+    """``value`` when a stored ``what`` could have it as its id (1..2**63-1), else a 404."""
+    if not 1 <= value <= MAX_ID:
+        raise HTTPException(404, f"There is no {what} {value}.")
+    return value
+
+
+def optional_id(value: str | int | None, field: str) -> int | None:
+    """An id from an optional form or query field: None when empty, else an int in
+    1..2**63-1; anything else is a 400 that names the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise HTTPException(
+            400, f"The field {field} must be an id (a whole number from 1), found {text[:40]!r}."
+        )
+    return int(text)
+
+
+def page_number(value: int) -> int:
+    """A listing's page number, 0..MAX_PAGE, else a 400."""
+    if not 0 <= value <= MAX_PAGE:
+        raise HTTPException(
+            400, f"The page number must be between 0 and {MAX_PAGE:,}, found {value}."
+        )
+    return value
+
+
+def risk_bound(value: str | None, field: str) -> float | None:
+    """A risk filter: None when empty, else a finite number between 0 and 1 (400 otherwise,
+    NaN and infinities included)."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not 0 <= number <= 1:
+        raise HTTPException(
+            400, f"The field {field} must be a number between 0 and 1, found {value[:40]!r}."
+        )
+    return number
