@@ -87,7 +87,7 @@ def test_train_queue_review_export_retrain_evaluate_promote_rollback(
     for n in range(ANSWERS):
         client = clients[n % 2]
         page = client.get("/queue")
-        item_id = int(page.text.split('href="http://testserver/items/', 1)[1].split('"', 1)[0])
+        item_id = int(page.text.split('href="/items/', 1)[1].split('"', 1)[0])
         with sessions() as s:
             item = s.get(Item, item_id)
             label, version = truth[item.source_id], item.version
