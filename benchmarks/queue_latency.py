@@ -4,9 +4,16 @@ Prints how long the fill took, the database size, and p50/p95 latency over loopb
 for the queue page, the item page and an answer POST. Targets on a 2-core machine
 (issue 3): queue page p95 < 100 ms, answer p95 < 50 ms, at 1,000,000 posts.
 
+Then full-text search (issue 14), through the store (``search_items``): a first page for
+two words of a stored post, for the commonest word (the most matches to count and order),
+for a prefix, and the page after a first one; and the same over HTTP, the queue page with
+words in its search box (``/queue?q=...``, any status) and the page its "next page" link
+gives.
+
     python benchmarks/queue_latency.py --posts 1000000        # the full benchmark
     python benchmarks/queue_latency.py --posts 20000          # a quick run
     python benchmarks/queue_latency.py --dir D --reuse        # time again a database filled before
+    python benchmarks/queue_latency.py --posts 20000 --search-only   # search, not the web app
 
 Posts are synthetic: random runs of 6-30 words drawn from the ViHSD vocabulary, so they
 are distinct and rarely near-duplicates; scores are random but well formed.
@@ -22,14 +29,17 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import numpy as np
 import uvicorn
+from sqlalchemy import func, select
 
 from pipeline.store.db import make_engine, session_factory, upgrade
 from pipeline.store.intake import add_scored
+from pipeline.store.search import search_items
 from pipeline.store.tables import Item
 from pipeline.store.users import add_user
 from pipeline.web.app import WebSettings, create_app
@@ -80,6 +90,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200, help="timed requests per kind")
     ap.add_argument("--dir", help="keep the database here (default: a temporary folder)")
     ap.add_argument("--reuse", action="store_true", help="time the database in --dir as it is")
+    ap.add_argument("--search-only", action="store_true", help="time search only, not the web app")
     args = ap.parse_args()
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="kiemtin-bench-"))
@@ -99,6 +110,10 @@ def main() -> None:
         items = s.query(Item).count()
     size = (work / "kiemtin.db").stat().st_size
     print(f"database: {items:,} items, {size / 2**20:,.0f} MiB at {work}")
+    # Before the web part answers items (search is over every status, so that changes little).
+    time_search(url, args.requests)
+    if args.search_only:
+        return
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -129,10 +144,105 @@ def main() -> None:
                 "label": "offensive", "version": version, "csrf_token": token})
             answer_times.append(time.perf_counter() - t)
             assert answered.status_code == 303, answered.text[:300]
+        search_times = time_search_page(client, url, args.requests)
     server.should_exit = True
     print(f"queue page   {percentiles(queue_times)}")
     print(f"item page    {percentiles(item_times)}")
     print(f"answer POST  {percentiles(answer_times)}")
+    print("search page over HTTP (/queue?q=..., any status, first page of 50):")
+    for kind, samples in search_times.items():
+        print(f"  {kind:<26} {percentiles(samples)}")
+
+
+def search_queries(url: str, n: int, seed: int = 1) -> dict[str, list[str]]:
+    """Queries for the search timings: two words of a stored post (as typed, with its
+    diacritics), the commonest word, and a three-letter prefix."""
+    rng = np.random.default_rng(seed)
+    with session_factory(make_engine(url))() as s:
+        top = s.scalar(select(func.max(Item.id)))
+        ids = [int(i) for i in rng.integers(1, top + 1, n)]
+        texts = [s.scalar(select(Item.search_text).where(Item.id == i)) or "" for i in ids]
+    counts = Counter(w for t in texts[:500] for w in t.split())
+    common = counts.most_common(1)[0][0]
+    pairs = []
+    for t in texts:
+        words = t.split()
+        at = int(rng.integers(0, max(1, len(words) - 1)))
+        pairs.append(" ".join(words[at : at + 2]))
+    return {
+        "two words": pairs,
+        f"common word ({common!r})": [common] * n,
+        "prefix (3 letters)": [w.split()[0][:3] if w else "a" for w in pairs],
+    }
+
+
+def time_search_page(client: httpx.Client, url: str, n: int) -> dict[str, list[float]]:
+    """Latency of the queue page's search over HTTP: a first page for each kind of query,
+    then the page its "next page" link leads to (rendered rows, count and cursor)."""
+    times: dict[str, list[float]] = {}
+    next_links = []
+    for kind, queries in search_queries(url, n, seed=2).items():
+        samples = times.setdefault(kind, [])
+        for q in queries:
+            t = time.perf_counter()
+            page = client.get("/queue", params={"q": q, "status": "any", "task": "hostile"})
+            samples.append(time.perf_counter() - t)
+            assert page.status_code == 200, page.text[:300]
+            link = re.search(r'<a href="([^"]+)" rel="next"', page.text)
+            if link:
+                next_links.append(link[1].replace("&amp;", "&"))
+    samples = times.setdefault("next page (cursor)", [])
+    for link in next_links[:n]:
+        t = time.perf_counter()
+        page = client.get(link)
+        samples.append(time.perf_counter() - t)
+        assert page.status_code == 200, page.text[:300]
+    return {k: v for k, v in times.items() if v}
+
+
+def time_search(url: str, n: int) -> None:
+    """p50/p95 of ``search_items`` (a fresh session per search, as a request would have)."""
+    rng = np.random.default_rng(1)
+    factory = session_factory(make_engine(url))
+    with factory() as s:
+        top = s.scalar(select(func.max(Item.id)))
+        ids = [int(i) for i in rng.integers(1, top + 1, n)]
+        texts = [s.scalar(select(Item.search_text).where(Item.id == i)) or "" for i in ids]
+        counts = Counter(w for t in texts[:500] for w in t.split())
+    common = counts.most_common(1)[0][0]
+    pairs = []
+    for t in texts:
+        words = t.split()
+        at = int(rng.integers(0, max(1, len(words) - 1)))
+        pairs.append(" ".join(words[at : at + 2]))
+    kinds = {
+        "two words": pairs,
+        f"common word ({common!r})": [common] * n,
+        "prefix (3 letters)": [w.split()[0][:3] for w in pairs],
+    }
+    print("search (search_items through the store), task=hostile, any status, first page of 50:")
+    matches = {}
+    for kind, queries in kinds.items():
+        samples, totals = [], []
+        for q in queries:
+            with factory() as s:
+                t = time.perf_counter()
+                page = search_items(s, q, task="hostile")
+                samples.append(time.perf_counter() - t)
+                totals.append(page.total)
+        matches[kind] = statistics.median(totals)
+        print(f"  {kind:<26} {percentiles(samples)}   median matches {matches[kind]:,.0f}")
+    samples = []
+    for q in kinds["two words"][: n // 2] + [common] * (n - n // 2):
+        with factory() as s:
+            first = search_items(s, q, task="hostile", limit=20)
+            if first.next is None:
+                continue
+            t = time.perf_counter()
+            search_items(s, q, task="hostile", limit=20, after=first.next)
+            samples.append(time.perf_counter() - t)
+    if samples:
+        print(f"  {'next page (cursor)':<26} {percentiles(samples)}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ SECTIONS = {
     "serve": ("For reviewers",),
     "users": ("For reviewers", "For communication officers"),
     "rebuttals": ("For communication officers",),
+    "webhooks": ("For communication officers",),
     "labels": ("Exporting and importing labels",),
 }
 

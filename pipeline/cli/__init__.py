@@ -28,6 +28,7 @@ from . import (
     serve,
     train,
     users,
+    webhooks,
 )
 from .options import Parents
 
@@ -44,6 +45,7 @@ COMMANDS = {
     "rebuttals": rebuttals,
     "labels": labels,
     "audit": audit,
+    "webhooks": webhooks,
     "models": models,
     "serve": serve,
 }

@@ -16,7 +16,8 @@ def add_parser(subparsers, parents: Parents) -> None:
     re_ = r_sub.add_parser(
         "export",
         parents=[common],
-        help="write a narrative's rebuttal pack (Markdown and HTML) into a directory",
+        help="write a narrative's rebuttal pack (Markdown, HTML and, once published, ClaimReview "
+        "JSON-LD) into a directory",
     )
     re_.add_argument("group_id", type=count(1), metavar="GROUP_ID", help="the narrative group")
     re_.add_argument("-o", "--output", required=True, help="directory (created if missing)")

@@ -20,11 +20,47 @@ def server_config(app, host: str, port: int):
     return uvicorn.Config(app, host=host, port=port, server_header=False, proxy_headers=True)
 
 
+WEBHOOK_POLL_SECONDS = 5.0
+
+
+def start_webhook_sender(sessions, stop, every: float = WEBHOOK_POLL_SECONDS):
+    """A daemon thread posting due webhook events every ``every`` seconds until ``stop`` is
+    set (None when no KIEMTIN_WEBHOOK_URL is set). Errors are logged, never fatal: the events
+    stay in the outbox."""
+    import logging
+    import threading
+
+    from ..store.webhooks import WebhookSettings, deliver_due
+
+    settings = WebhookSettings.from_env()
+    if settings.url is None:
+        return None
+
+    def run():
+        while not stop.wait(every):
+            try:
+                deliver_due(sessions, settings)
+            except Exception:
+                logging.getLogger(__name__).exception("webhook delivery failed; will retry")
+
+    thread = threading.Thread(target=run, name="kiemtin-webhooks", daemon=True)
+    thread.start()
+    return thread
+
+
 def handle(args) -> int:
+    import threading
+
     import uvicorn
 
     from ..web.app import WebSettings, create_app
 
-    open_store()  # migrate before serving
-    uvicorn.Server(server_config(create_app(WebSettings.from_env()), args.host, args.port)).run()
+    _, _, sessions = open_store()  # migrate before serving
+    stop = threading.Event()
+    start_webhook_sender(sessions, stop)
+    app = create_app(WebSettings.from_env())
+    try:
+        uvicorn.Server(server_config(app, args.host, args.port)).run()
+    finally:
+        stop.set()
     return 0

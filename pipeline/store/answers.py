@@ -1,9 +1,10 @@
 """Answers and decisions: reviewers' labels for items, undo, adjudication, splitting groups,
 and agreement between reviewers.
 
-``record_answer`` (optimistic locking on the item's version), ``undo_answer``,
-``adjudicate``, ``split_from_group``, ``reopen_item``; ``cohens_kappa`` for agreement between
-reviewers.
+``record_answer`` (optimistic locking on the item's version), ``answer_many`` (one label
+for a chosen set of items, all or nothing), ``undo_answer``, ``adjudicate``,
+``split_from_group``, ``reopen_item``; ``cohens_kappa`` for agreement between reviewers. Each
+answer records the version of its task's guidelines in force (``guidelines``).
 
 Groups are reviewed once, through their representative. When the representative's label is
 decided (its answers agree, or a trainer or admin adjudicates), every open member gets the
@@ -27,14 +28,16 @@ transaction back) when the item changed under the reviewer.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransactionOrigin
 
 from ..errors import InputError
-from . import audit
+from . import audit, guidelines, webhooks
 from ._shared import (
     ConflictError,
     acting_user,
@@ -52,6 +55,7 @@ from .tables import DECIDED, Answer, Group, Item, User, utcnow
 ANSWERING_ROLES = ("admin", "trainer", "reviewer")
 ADJUDICATING_ROLES = ("admin", "trainer")
 MAX_NOTE = 5_000  # characters of a reviewer's or adjudicator's note
+MAX_BULK = 500  # items labelled by one ``answer_many``
 
 
 def _check_note(note: str | None) -> str | None:
@@ -125,6 +129,7 @@ def record_answer(
             model_risk=item.risk,
             model_version=item.model_version,
             note=note,
+            guideline_version=guidelines.version_in_force(session, item.task),
         )
         session.add(answer)
         try:
@@ -140,13 +145,95 @@ def record_answer(
                 item.status, item.label, item.decided_at = "answered", label, utcnow()
             else:
                 item.status = "adjudication"
-        audit.record(
-            session, user.name, "add", "answer", answer.id, None, answer_dict(answer, user.name)
-        )
+        added = {**answer_dict(answer, user.name), "guideline_version": answer.guideline_version}
+        audit.record(session, user.name, "add", "answer", answer.id, None, added)
         audit.record(session, user.name, "answer", "item", item.id, before, item_state(item))
         if item.status == "answered":
             label_members(session, item, user.name)
+            webhooks.enqueue(session, "label.decided", decided_event(item, "agreement"))
     return answer
+
+
+def answer_many(
+    session: Session,
+    item_ids: Sequence[int],
+    reviewer: str | User,
+    label: str,
+    versions: Sequence[int] | Mapping[int, int],
+    note: str | None = None,
+) -> list[Answer]:
+    """``reviewer``'s ``label`` for each of ``item_ids`` (a set chosen on the queue page), each
+    checked against its version as loaded (``versions``: one per id, in the same order, or
+    by id): all or nothing, in one transaction.
+
+    Each item is answered as ``record_answer`` answers one, audited one by one; when any is
+    refused (stale version, already answered, not open, a group member, an unknown label)
+    nothing is recorded and the ConflictError (or InputError) names that item. A group is
+    labelled through its representative: its members follow when it is decided. Items are
+    locked in id order, so two bulk answers cannot deadlock.
+    """
+    ids = [int(i) for i in item_ids]
+    if isinstance(versions, Mapping):
+        missing = [i for i in ids if i not in versions]
+        if missing:
+            raise InputError(
+                "versions", expected="a version for every item", found=f"none for {missing[:10]}",
+                fix="Send each item's version as the page showed it.",
+            )
+        by_id = {i: int(versions[i]) for i in ids}
+    else:
+        if len(versions) != len(ids):
+            raise InputError(
+                "versions", expected=f"{len(ids)} versions, one per item",
+                found=f"{len(versions)}", fix="Send each item's version with its id.",
+            )
+        by_id = dict(zip(ids, (int(v) for v in versions), strict=True))
+    if not ids or len(ids) > MAX_BULK:
+        raise InputError(
+            "items", expected=f"1 to {MAX_BULK} items", found=f"{len(ids)}",
+            fix="Choose the items to label (at most a page at a time).",
+        )
+    if len(set(ids)) != len(ids):
+        twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+        raise InputError(
+            "items", expected="each item once", found=f"items {twice[:10]} more than once",
+            fix="Choose each item once.",
+        )
+    _check_note(note)
+    with _one_transaction(session):
+        return [
+            record_answer(session, item_id, reviewer, label, by_id[item_id], note)
+            for item_id in sorted(ids)
+        ]
+
+
+@contextmanager
+def _one_transaction(session: Session):
+    """One transaction for several writes: they commit together or not at all. A transaction
+    the caller opened (``with session.begin():``) is joined instead."""
+    trans = session.get_transaction()
+    if trans is not None and trans.origin is not SessionTransactionOrigin.AUTOBEGIN:
+        with writing(session):
+            yield
+        return
+    if trans is not None:
+        session.commit()  # end a read snapshot (and commit what the caller left pending)
+    with session.begin(), writing(session):
+        yield
+
+
+def decided_event(item: Item, how: str) -> dict:
+    """What the ``label.decided`` webhook says: ids, the label and how it was reached."""
+    return {
+        "item_id": item.id,
+        "group_id": item.group_id,
+        "task": item.task,
+        "label": item.label,
+        "decided_by": how,
+        "decided_at": item.decided_at.isoformat(),
+        "model_label": item.model_label,
+        "model_version": item.model_version,
+    }
 
 
 def _existing_answer(session: Session, item_id: int, user_id: int) -> Answer | None:
@@ -263,6 +350,7 @@ def adjudicate(
         after = {**item_state(item), "adjudicator": judge.name, "note": note}
         audit.record(session, judge.name, "adjudicate", "item", item.id, before, after)
         label_members(session, item, judge.name)
+        webhooks.enqueue(session, "label.decided", decided_event(item, "adjudication"))
     return item
 
 

@@ -6,8 +6,12 @@ near-duplicates grouped through the LSH band table; in batches with bulk inserts
 write audited. A record that is not in that shape is reported in ``AddReport.rejected``,
 never raised. A post that joins a group whose label is already decided gets it at once: status
 ``done`` and ``label_source_id`` pointing at the representative, as ``answers`` labels the
-members of a group it decides. ``add_posts`` is one batch of that, for importers that check
-their own records (``label_studio``).
+members of a group it decides. Two thresholds (``Thresholds``, from ``KIEMTIN_JOIN_SIMILARITY``
+and ``KIEMTIN_SUGGEST_SIMILARITY``): a post whose most similar candidate reaches the join
+threshold joins its group; one whose best lies between the suggest and the join threshold
+stands alone with a pending ``GroupSuggestion`` for a reviewer (``group_suggestions``).
+``add_posts`` is one batch of that, for importers that check their own records
+(``label_studio``).
 
 Every write runs in ``db.writing``: it commits by itself unless the caller opened the
 transaction (``with session.begin():``).
@@ -17,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -29,11 +34,11 @@ from sqlalchemy.orm import Session
 
 from ..batch.inputs import json_lines
 from ..errors import InputError
-from ..text.similarity import NEAR_DUPLICATE, band_keys, jaccard
+from ..text.similarity import NEAR_DUPLICATE, SUGGEST_MIN, band_keys, jaccard
 from . import audit
 from ._shared import RecordError, ScoredPost, one_of, parse_record
 from .db import is_postgresql, session_factory, writing
-from .tables import DECIDED, Group, Item, ItemBand, utcnow
+from .tables import DECIDED, Group, GroupSuggestion, Item, ItemBand, fold_for_search, utcnow
 
 BATCH_SIZE = 1000  # records per transaction when adding scored posts
 MAX_CANDIDATES = 50  # near-duplicate candidates compared per new item, most shared bands first
@@ -41,6 +46,79 @@ REJECT_RAW = 200  # characters of a bad line kept in the report
 # Serialises concurrent ingests on PostgreSQL (pg_advisory_xact_lock), as SQLite's single
 # writer does: the duplicate check and the group assignment must see each other's rows.
 INGEST_LOCK = 0x6B69656D74696E  # "kiemtin"
+
+# The two thresholds on the MinHash estimate (``jaccard``), measured on the team's paraphrase
+# pairs (tests/data/paraphrase_pairs.jsonl, 44 same claim, 31 not; reproduce with
+# python benchmarks/similarity_precision.py). Precision / recall, joined at t or joined or
+# suggested down to t, through the band keys as here, and if every pair were a candidate:
+#     t                   0.20         0.25         0.30         0.45         0.50
+#     band keys       .974 / .841  .973 / .818  .973 / .818  .971 / .773  .971 / .750
+#     every pair      .846 / 1.00  .894 / .955  .889 / .909  .973 / .818  .972 / .795
+# Join 0.50: no threshold below 0.84 reaches precision 0.98 (the one wrong pair, two lockdown
+# posts of one template naming other cities, estimates 0.83); precision stays 0.97 from 0.45
+# up, and 0.50 keeps a margin over the same-topic pairs at 0.41-0.42 (the estimate's standard
+# error is about 0.06), where a wrong join would hand a decided label to another claim.
+# Suggest 0.25: the highest threshold with recall >= 0.9 once precision no longer rises
+# (0.25 beats 0.30 on both), and ``SUGGEST_MIN``'s scale for rebuttal reuse; a reviewer
+# confirms, so a weak suggestion costs a glance. Through the 16 bands of 4 rows, candidates
+# reach only 3 of the 7 same-claim pairs between 0.25 and 0.50 (P(shared key) is 0.06 at
+# J = 0.25, 0.34 at 0.40), so recall stops at 0.82: the benchmark's candidate table shows
+# what 21x3 or 32x2 bands would find and cost.
+JOIN_SIMILARITY = NEAR_DUPLICATE
+SUGGEST_SIMILARITY = SUGGEST_MIN
+JOIN_ENV, SUGGEST_ENV = "KIEMTIN_JOIN_SIMILARITY", "KIEMTIN_SUGGEST_SIMILARITY"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Near-duplicate thresholds on the MinHash estimate: at ``join`` or above a post joins
+    its most similar candidate's group by itself; from ``suggest`` up to ``join`` the group is
+    suggested to a reviewer. ``0 < suggest < join <= 1``.
+
+    >>> Thresholds.from_env({})
+    Thresholds(join=0.5, suggest=0.25)
+    """
+
+    join: float = JOIN_SIMILARITY
+    suggest: float = SUGGEST_SIMILARITY
+
+    def __post_init__(self):
+        for name, env, value in (("join", JOIN_ENV, self.join),
+                                 ("suggest", SUGGEST_ENV, self.suggest)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not 0 < value <= 1:
+                raise InputError(
+                    env,
+                    expected=f"the {name} similarity threshold, a number in (0, 1]",
+                    found=repr(value),
+                    fix=f"Unset it for the measured default ({_DEFAULTS[name]}), or set a "
+                    "number such as 0.5.",
+                )
+        if self.suggest >= self.join:
+            raise InputError(
+                f"{SUGGEST_ENV} and {JOIN_ENV}",
+                expected="a suggest threshold below the join threshold",
+                found=f"suggest {self.suggest} and join {self.join}",
+                fix=f"Lower {SUGGEST_ENV} or raise {JOIN_ENV} (defaults {SUGGEST_SIMILARITY} "
+                f"and {JOIN_SIMILARITY}).",
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Thresholds:
+        env = os.environ if environ is None else environ
+        values = {}
+        for name, key in (("join", JOIN_ENV), ("suggest", SUGGEST_ENV)):
+            raw = (env.get(key) or "").strip()
+            if not raw:
+                continue
+            try:
+                values[name] = float(raw)
+            except ValueError:
+                values[name] = raw  # __post_init__ says what is wrong with it
+        return cls(**values)
+
+
+_DEFAULTS = {"join": JOIN_SIMILARITY, "suggest": SUGGEST_SIMILARITY}
 
 
 @dataclass(frozen=True)
@@ -63,6 +141,7 @@ class AddReport:
     grouped: int = 0  # added items that joined a near-duplicate group
     groups_created: int = 0
     labelled_from_group: int = 0  # added items that took their group's decided label
+    suggested: int = 0  # added items left alone with a group suggestion for a reviewer
     rejected: list[Rejected] = field(default_factory=list)
     by_task: Counter = field(default_factory=Counter)  # items added per task
 
@@ -70,7 +149,9 @@ class AddReport:
         return (
             f"{self.records} records: {self.items_added} items added, {self.duplicates} "
             f"duplicates, {self.grouped} joined a near-duplicate group "
-            f"({self.groups_created} groups created), {len(self.rejected)} rejected"
+            f"({self.groups_created} groups created), "
+            + (f"{self.suggested} suggested to a group for review, " if self.suggested else "")
+            + f"{len(self.rejected)} rejected"
         )
 
 
@@ -123,14 +204,16 @@ def add_scored(
     *,
     reviews_needed: int = 1,
     batch_size: int = BATCH_SIZE,
+    thresholds: Thresholds | None = None,
 ) -> AddReport:
     """Add scored records (the JSONL records of ``kiemtin classify``) to the queue.
 
     A record that is not in that shape is reported in ``AddReport.rejected``, never raised.
+    ``thresholds`` defaults to ``Thresholds.from_env()``.
     """
     return _add_numbered(
         target, enumerate(records, start=1), actor, reviews_needed=reviews_needed,
-        batch_size=batch_size,
+        batch_size=batch_size, thresholds=thresholds,
     )
 
 
@@ -141,6 +224,7 @@ def add_scored_file(
     *,
     reviews_needed: int = 1,
     batch_size: int = BATCH_SIZE,
+    thresholds: Thresholds | None = None,
 ) -> AddReport:
     """Stream a JSONL file of scored records into the queue; bad lines are reported, not raised.
 
@@ -149,7 +233,7 @@ def add_scored_file(
     if hasattr(path, "read"):
         return _add_numbered(
             target, _scored_lines(path), actor, reviews_needed=reviews_needed,
-            batch_size=batch_size,
+            batch_size=batch_size, thresholds=thresholds,
         )
     path = Path(path)
     if not path.is_file():
@@ -161,7 +245,8 @@ def add_scored_file(
         )
     with open(path, "rb") as f:
         return _add_numbered(
-            target, _scored_lines(f), actor, reviews_needed=reviews_needed, batch_size=batch_size
+            target, _scored_lines(f), actor, reviews_needed=reviews_needed,
+            batch_size=batch_size, thresholds=thresholds,
         )
 
 
@@ -188,6 +273,7 @@ def _add_numbered(
     *,
     reviews_needed: int,
     batch_size: int,
+    thresholds: Thresholds | None,
 ) -> AddReport:
     if not isinstance(reviews_needed, int) or reviews_needed < 1:
         raise InputError(
@@ -196,10 +282,13 @@ def _add_numbered(
             found=repr(reviews_needed),
             fix="Use 1 for one review per item, 2 or more for independent reviews.",
         )
+    if thresholds is None:
+        thresholds = Thresholds.from_env()  # once, so a bad setting fails before any write
     if isinstance(target, Engine):
         with session_factory(target)() as session:
             return _add_numbered(
-                session, numbered, actor, reviews_needed=reviews_needed, batch_size=batch_size
+                session, numbered, actor, reviews_needed=reviews_needed,
+                batch_size=batch_size, thresholds=thresholds,
             )
     report = AddReport()
     batch: list[ScoredPost] = []
@@ -216,10 +305,10 @@ def _add_numbered(
             report.rejected.append(Rejected(line, rid, str(exc), raw))
             continue
         if len(batch) >= batch_size:
-            add_posts(target, batch, actor, reviews_needed, report)
+            add_posts(target, batch, actor, reviews_needed, report, thresholds=thresholds)
             batch = []
     if batch:
-        add_posts(target, batch, actor, reviews_needed, report)
+        add_posts(target, batch, actor, reviews_needed, report, thresholds=thresholds)
     return report
 
 
@@ -236,9 +325,13 @@ def add_posts(
     report: AddReport,
     *,
     join_groups: bool = True,
+    thresholds: Thresholds | None = None,
 ) -> None:
     """Insert the batch's new items. ``join_groups=False`` leaves every new item standing
-    alone (others may still join it later): for callers that place items themselves."""
+    alone, without suggestions (others may still join it later): for callers that place items
+    themselves. ``thresholds`` defaults to ``Thresholds.from_env()``."""
+    if thresholds is None:
+        thresholds = Thresholds.from_env()
     with writing(session):
         if is_postgresql(session):
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK})
@@ -260,6 +353,7 @@ def add_posts(
         batch_bands: dict[int, list[_NewItem]] = defaultdict(list)
         new_groups: list[_GroupRef] = []
         regrouped: list[_Stored] = []  # stored singletons that now represent a new group
+        suggestions: list[tuple[_NewItem, _Stored | _NewItem, float]] = []
         for it in new if join_groups else ():
             shared: Counter = Counter()
             for key in it.bands:
@@ -267,7 +361,9 @@ def add_posts(
                     shared[stored[cid]] += 1
                 for other in batch_bands.get(key, ()):
                     shared[other] += 1
-            best, best_j = None, NEAR_DUPLICATE
+            # The most similar candidate at the suggest threshold or above (ties: the most
+            # shared bands, then the oldest); it is joined from the join threshold up.
+            best, best_j = None, thresholds.suggest
             ranked = sorted(shared.items(), key=lambda kv: (-kv[1], *_rank(kv[0])))
             for cand, _n in ranked[:MAX_CANDIDATES]:
                 if cand.task != it.task:
@@ -276,8 +372,10 @@ def add_posts(
                 j = jaccard(it.post.signature, sig)
                 if j >= best_j and (best is None or j > best_j):
                     best, best_j = cand, j
-            if best is not None:
+            if best is not None and best_j >= thresholds.join:
                 _join(it, best, new_groups, regrouped, report)
+            elif best is not None:
+                suggestions.append((it, best, best_j))
             for key in it.bands:
                 batch_bands[key].append(it)
 
@@ -303,7 +401,10 @@ def add_posts(
                 updates,
             )
         _insert_bands(connection, new)
-        audit.record_many(session, _ingest_audit(new, new_groups, regrouped, actor))
+        suggested = _insert_suggestions(session, suggestions)
+        audit.record_many(
+            session, _ingest_audit(new, new_groups, regrouped, suggested, actor)
+        )
         # Rows changed behind the ORM's back: objects the caller holds must reload them.
         regrouped_ids = {x.id for x in regrouped}
         for obj in list(session.identity_map.values()):
@@ -311,6 +412,7 @@ def add_posts(
                 session.expire(obj)
         report.items_added += len(new)
         report.groups_created += len(new_groups)
+        report.suggested += len(suggested)
         report.by_task.update(it.task for it in new)
 
 
@@ -425,11 +527,16 @@ def _join(it: _NewItem, cand, new_groups, regrouped, report: AddReport) -> None:
 
 def _insert_items(session: Session, new: list[_NewItem], reviews_needed: int) -> None:
     now = utcnow()
+    folded: dict[int, str] = {}  # per post: its tasks' items share the search text
+    for it in new:
+        if id(it.post) not in folded:
+            folded[id(it.post)] = fold_for_search(it.post.text)
     values = [
         {
             "task": it.task,
             "text_key": it.post.text_key,
             "text": it.post.text,
+            "search_text": folded[id(it.post)],  # indexed for search (migration 0006)
             "source_id": it.post.source_id,
             "input_hash": it.post.input_hash,
             "model_label": it.score["label"],
@@ -486,13 +593,34 @@ def _insert_groups(session: Session, groups: list[_GroupRef]) -> None:
         g.id = group_id
 
 
+def _insert_suggestions(session: Session, suggestions) -> list[dict]:
+    """Insert the pending group suggestions in one statement; their rows, with ids."""
+    now = utcnow()
+    values = [
+        {
+            "item_id": it.id,
+            "candidate_id": cand.id,
+            # The candidate's group (a group created in this batch has its id by now).
+            "group_id": cand.group.id if cand.group is not None else None,
+            "similarity": similarity,
+            "status": "pending",
+            "created_at": now,
+        }
+        for it, cand, similarity in suggestions
+    ]
+    if not values:
+        return []
+    ids = _insert_returning_ids(session, GroupSuggestion.__table__, values)
+    return [{"id": sid, **row} for sid, row in zip(ids, values, strict=True)]
+
+
 def _insert_returning_ids(session: Session, table, values: list[dict]) -> list[int]:
     """Insert the rows in one statement; their new ids, in the order of ``values``."""
     statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
     return session.connection().execute(statement, values).scalars().all()
 
 
-def _ingest_audit(new, new_groups, regrouped, actor: str) -> Iterator[dict]:
+def _ingest_audit(new, new_groups, regrouped, suggested, actor: str) -> Iterator[dict]:
     for it in new:
         yield {
             "actor": actor, "action": "add", "entity": "item", "entity_id": it.id,
@@ -513,4 +641,14 @@ def _ingest_audit(new, new_groups, regrouped, actor: str) -> Iterator[dict]:
         yield {
             "actor": actor, "action": "join_group", "entity": "item", "entity_id": s.id,
             "before": {"group_id": None}, "after": {"group_id": s.group.id},
+        }
+    for row in suggested:
+        yield {
+            "actor": actor, "action": "suggest", "entity": "group_suggestion",
+            "entity_id": row["id"],
+            "after": {
+                "item_id": row["item_id"], "candidate_id": row["candidate_id"],
+                "group_id": row["group_id"], "similarity": row["similarity"],
+                "status": "pending",
+            },
         }

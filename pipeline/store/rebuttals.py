@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ..errors import InputError
 from ..tasks import known_tasks, load_task
 from ..text.similarity import most_similar
-from . import audit
+from . import audit, webhooks
 from ._shared import (
     ConflictError,
     ForbiddenError,
@@ -115,6 +115,12 @@ def confirmed_narratives(
         )
     query = _confirmed_query(task).order_by(Item.decided_at.desc(), Item.id.desc())
     items = list(session.scalars(query.limit(limit).offset(offset)))
+    return narratives_of(session, items)
+
+
+def narratives_of(session: Session, items: list[Item]) -> list[Narrative]:
+    """Narratives of a page of representatives: their group sizes and rebuttal counts by
+    status (two grouped queries for the page)."""
     group_ids = [it.group_id for it in items if it.group_id is not None]
     sizes: dict[int, int] = {}
     counts: dict[int, Counter] = {}
@@ -511,6 +517,17 @@ def publish(
         audit.record(
             session, user.name, "publish", "rebuttal", rebuttal.id, before, _public(rebuttal)
         )
+        narrative = session.get(Group, rebuttal.group_id)
+        rep = session.get(Item, narrative.representative_id)
+        event = {
+            "rebuttal_id": rebuttal.id,
+            "group_id": rebuttal.group_id,
+            "task": rebuttal.task,
+            "label": rep.label,
+            "title": rebuttal.title,
+            "published_at": rebuttal.published_at.isoformat(),
+        }
+        webhooks.enqueue(session, "rebuttal.published", event)
     return rebuttal
 
 
@@ -544,6 +561,7 @@ class Pack:
     label: str | None
     decided_at: datetime | None
     posts: int  # posts in the narrative's near-duplicate group
+    first_seen: datetime | None  # when the first post of the narrative reached the queue
     representative: str  # masked text
     examples: tuple[str, ...]  # a few other posts of the group, masked
     rebuttals: tuple[PackRebuttal, ...]
@@ -579,7 +597,9 @@ def group_pack(session: Session, group_id: int):
             found="drafts only" if narrative_rebuttals(session, rep) else "no rebuttal",
             fix="Have a draft approved by a second person first.",
         )
-    posts = session.scalar(select(func.count()).where(Item.group_id == group_id))
+    posts, first_seen = session.execute(
+        select(func.count(), func.min(Item.created_at)).where(Item.group_id == group_id)
+    ).one()
     members = list(
         session.scalars(
             select(Item.text)
@@ -596,6 +616,7 @@ def group_pack(session: Session, group_id: int):
         label=rep.label,
         decided_at=rep.decided_at,
         posts=posts,
+        first_seen=first_seen,
         representative=rep.text,
         examples=tuple(members),
         rebuttals=tuple(

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..text.similarity import fold
+
 ROLES = ("admin", "trainer", "reviewer", "communicator", "analyst")
 # open: waiting for answers; answered: enough answers and they agree; adjudication: they
 # disagree and a trainer or admin must decide; done: decided by adjudication, or labelled
@@ -98,6 +100,8 @@ class User(Base):
     approves_rebuttals: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sql_text("false")
     )
+    # The language of the web app for this account ("vi", "en"); None: the site's default.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     def __repr__(self) -> str:
         return f"User({self.name!r}, role={self.role!r}, active={self.active})"
@@ -176,6 +180,15 @@ class Item(Base):
     # When ``label`` was decided (answers agreed, adjudication, or the group's label); None
     # while undecided. The time of a reviewed label in corpus exports.
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Full-text search (migration 0006, ``pipeline.store.search``): ``text`` folded as
+    # near-duplicates are (``similarity.fold``: lower-cased, diacritics, tone placement and
+    # teencode folded, masked data and placeholders dropped), indexed by the database. Deferred:
+    # pages that show items do not load a second copy of the text. '' only for a row written
+    # outside SQLAlchemy, which search then never finds.
+    search_text: Mapped[str] = mapped_column(
+        Text, default=lambda ctx: fold_for_search(ctx.get_current_parameters()["text"]),
+        server_default="", deferred=True,
+    )
 
     group: Mapped[Group | None] = relationship(foreign_keys=[group_id])
     answers: Mapped[list[Answer]] = relationship(
@@ -187,6 +200,40 @@ class Item(Base):
             f"Item({self.id}, task={self.task!r}, risk={self.risk}, status={self.status!r}, "
             f"group={self.group_id}, version={self.version})"
         )
+
+
+# ---------------------------------------------------------------------------- search (0006)
+# The full-text indexes over ``Item.search_text`` are made by migration 0006 and are not
+# described here, because SQLAlchemy metadata cannot: on SQLite an FTS5 virtual table (with
+# its shadow tables ``items_search_data`` etc.) kept in step by triggers, on PostgreSQL a
+# generated ``tsvector`` column and its GIN index. ``include_object`` leaves exactly those out
+# when Alembic compares this metadata with a database (autogenerate, tests/store/test_db.py).
+SEARCH_FTS_TABLE = "items_search"  # SQLite
+SEARCH_VECTOR_COLUMN = "search_vector"  # PostgreSQL, on items
+SEARCH_VECTOR_INDEX = "ix_items_search_vector"  # PostgreSQL, GIN
+
+
+def fold_for_search(text: str) -> str:
+    """What search indexes of a text, and what a query is folded to (only a-z, 0-9, spaces).
+
+    >>> fold_for_search("Tin GIẢ, hoà bình ko?")
+    'tin gia hoa binh khong'
+    """
+    return fold(text)
+
+
+def include_object(object_, name, type_, reflected, compare_to) -> bool:
+    """Alembic's ``include_object`` hook: False for the search indexes of migration 0006 found
+    in the database (they have no counterpart in this metadata), True for everything else."""
+    if not reflected or compare_to is not None:
+        return True
+    if type_ == "table":
+        return not (name == SEARCH_FTS_TABLE or name.startswith(f"{SEARCH_FTS_TABLE}_"))
+    if type_ == "column":
+        return not (name == SEARCH_VECTOR_COLUMN and object_.table.name == "items")
+    if type_ == "index":
+        return name != SEARCH_VECTOR_INDEX
+    return True
 
 
 class ItemBand(Base):
@@ -218,6 +265,9 @@ class Answer(Base):
     model_version: Mapped[str] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The version of the task's guidelines in force when the answer was given (migration
+    # 0010; 1 is the task file's, ``pipeline.store.guidelines``); None for older answers.
+    guideline_version: Mapped[int | None] = mapped_column(Integer)
 
     item: Mapped[Item] = relationship(back_populates="answers")
     reviewer: Mapped[User] = relationship()
@@ -359,3 +409,104 @@ class AuditEntry(Base):
             "before": self.before,
             "after": self.after,
         }
+
+
+# ------------------------------------------------------- group suggestions (migration 0007)
+
+SUGGESTION_STATUSES = ("pending", "confirmed", "rejected")
+
+
+class GroupSuggestion(Base):
+    """A near-duplicate group a post may belong to, for a reviewer to confirm or reject.
+
+    Intake joins a post to a group by itself above the join threshold; between the suggest
+    and the join thresholds it records this instead (``pipeline.store.group_suggestions``).
+    ``candidate_id`` is the item it resembles most; ``group_id`` is that item's group when
+    suggested (None while it stood alone), and the group it joined once confirmed.
+    """
+
+    __tablename__ = "group_suggestions"
+    __table_args__ = (
+        UniqueConstraint("item_id", "candidate_id"),
+        CheckConstraint(_in("status", SUGGESTION_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("item_groups.id"))
+    similarity: Mapped[float] = mapped_column(Float)  # the MinHash estimate, as intake uses
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    item: Mapped[Item] = relationship(foreign_keys=[item_id])
+    candidate: Mapped[Item] = relationship(foreign_keys=[candidate_id])
+    decider: Mapped[User | None] = relationship(foreign_keys=[decided_by])
+
+    def __repr__(self) -> str:
+        return (
+            f"GroupSuggestion({self.id}, item={self.item_id}, candidate={self.candidate_id}, "
+            f"group={self.group_id}, similarity={self.similarity}, status={self.status!r})"
+        )
+
+
+# ------------------------------------------------------------ webhooks (migration 0009)
+
+WEBHOOK_STATUSES = ("pending", "delivered", "failed")
+
+
+class WebhookDelivery(Base):
+    """One event for the newsroom's webhook (a rebuttal published, a label decided), written
+    in the same transaction as the change it reports, then sent and retried with backoff
+    by ``pipeline.store.webhooks``: an outbox, so no event is lost when the receiver is
+    down and none is sent for a change that rolled back."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", WEBHOOK_STATUSES), name="status"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"WebhookDelivery({self.id}, {self.event}, {self.status}, {self.attempts})"
+
+
+# ------------------------------------------------------------ guidelines (migration 0010)
+
+
+class GuidelineVersion(Base):
+    """One edited version of a task's reviewer guidelines: per label and language a
+    definition and examples (``pipeline.store.guidelines``). Version 1 is the task file's and
+    is not stored; edits are versions 2, 3, ... and the highest is in force."""
+
+    __tablename__ = "guidelines"
+    __table_args__ = (
+        UniqueConstraint("task", "version"),
+        CheckConstraint("version >= 2", name="version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    # {label: {language: {"definition": str, "examples": [str, ...]}}}
+    labels: Mapped[dict] = mapped_column(JSON)
+    author_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)  # what changed, in the editor's words
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"GuidelineVersion({self.task!r}, version={self.version})"

@@ -83,6 +83,7 @@ def public_fields(user: User) -> dict:
         "role": user.role,
         "active": user.active,
         "approves_rebuttals": bool(user.approves_rebuttals),
+        "language": user.language,
     }
 
 
@@ -248,6 +249,27 @@ def set_approver(session: Session, name: str, approves: bool, actor: str) -> Use
         before = public_fields(user)
         user.approves_rebuttals = bool(approves)
         audit.record(session, actor, "set_approver", "user", user.id, before, public_fields(user))
+    return user
+
+
+LANGUAGES = ("vi", "en")
+
+
+def set_language(session: Session, name: str, language: str | None, actor: str) -> User:
+    """The web app's language for this account ("vi" or "en"; None: the site's default)."""
+    if language is not None and language not in LANGUAGES:
+        raise InputError(
+            "language",
+            expected=f"one of {', '.join(LANGUAGES)}",
+            found=repr(language),
+            fix="Choose vi (Tiếng Việt) or en (English).",
+        )
+    with writing(session):
+        user = require_user(session, name)
+        before = user.language
+        user.language = language
+        audit.record(session, actor, "set_language", "user", user.id,
+                     {"language": before}, {"language": language})
     return user
 
 

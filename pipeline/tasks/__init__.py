@@ -5,12 +5,16 @@ JSON file (anywhere) and passing its path where a task name is expected.
 
 >>> load_task("hostile").risk_labels
 ('offensive', 'hate')
+>>> load_task("hostile").display["vi"]["labels"]["hate"]
+'thù ghét'
+>>> load_task("hostile").guidelines["hate"]["en"]["definition"][:40]
+'Harassing or abusive language aimed dire'
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
@@ -25,6 +29,14 @@ class Task:
     risk_labels: tuple[str, ...]
     description: str = ""
     reference_corpus: str | None = None
+    # How the web app shows the task and its labels, per language:
+    # {"vi": {"name": "thù địch", "labels": {"hate": "thù ghét", ...}}, "en": {...}}. Display
+    # only: labels are stored, exported and trained on by their names in ``labels``.
+    display: dict = field(default_factory=dict, compare=False, hash=False)
+    # Reviewers' guidelines, version 1 (admins edit later versions in the web app, kept in
+    # the database: ``pipeline.store.guidelines``): per label and language a definition and
+    # short examples, {"hate": {"vi": {"definition": "...", "examples": ["..."]}, "en": ...}}.
+    guidelines: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
@@ -42,6 +54,16 @@ class Task:
                 found=repr(list(self.risk_labels)),
                 fix="Name at least one of the task's labels as risky.",
             )
+        for language, shown in self.display.items():
+            extra = sorted(set((shown or {}).get("labels", {})) - set(self.labels))
+            if extra:
+                raise InputError(
+                    f"task {self.name!r}",
+                    expected=f"'display' names for the labels {list(self.labels)}",
+                    found=f"{extra} in display[{language!r}]",
+                    fix="Name only the task's own labels under display.<language>.labels.",
+                )
+        check_guidelines(self.name, self.labels, self.guidelines)
 
     def to_dict(self) -> dict:
         return {
@@ -60,7 +82,37 @@ class Task:
             risk_labels=tuple(data["risk_labels"]),
             description=data.get("description", ""),
             reference_corpus=data.get("reference_corpus"),
+            display=data.get("display") or {},
+            guidelines=data.get("guidelines") or {},
         )
+
+
+def check_guidelines(task: str, labels: tuple[str, ...], guidelines: dict) -> None:
+    """InputError unless ``guidelines`` maps some of ``labels`` to {language: {"definition":
+    str, "examples": [str, ...]}}."""
+    extra = sorted(set(guidelines) - set(labels))
+    if extra:
+        raise InputError(
+            f"guidelines of task {task!r}",
+            expected=f"guidelines for the labels {list(labels)}",
+            found=f"{extra}",
+            fix="Write guidelines only for the task's own labels.",
+        )
+    for label, per_language in guidelines.items():
+        for language, entry in (per_language or {}).items():
+            ok = (
+                isinstance(entry, dict)
+                and isinstance(entry.get("definition", ""), str)
+                and isinstance(entry.get("examples", []), list)
+                and all(isinstance(e, str) for e in entry.get("examples", []))
+            )
+            if not ok:
+                raise InputError(
+                    f"guidelines of task {task!r}",
+                    expected='{"definition": "...", "examples": ["...", ...]} per language',
+                    found=f"{entry!r:.80} for label {label!r}, language {language!r}",
+                    fix="Compare with the guidelines in pipeline/tasks/hostile.json.",
+                )
 
 
 def known_tasks() -> list[str]:

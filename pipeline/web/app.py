@@ -26,16 +26,21 @@ from ..errors import InputError
 from ..store.db import Settings, make_engine, session_factory
 from ..store.login_sessions import SessionLimits, find_session
 from .errors import install_error_pages
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, _, check_language, localize
+from .i18n import ROLES as ROLE_NAMES
+from .i18n import install as install_i18n
 from .routes import accounts as routes_accounts
 from .routes import analysis as routes_analysis
 from .routes import rebuttals as routes_rebuttals
 from .routes import review as routes_review
+from .routes import stats as routes_stats
 from .security import LoginRateLimiter, allowed, csrf_ok, new_csrf_token
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "kiemtin_session"
-# In the signed cookie: the session token, the login form's CSRF token, a flash message.
-TOKEN_KEY, LOGIN_CSRF_KEY = "token", "login_csrf"
+# In the signed cookie: the session token, the login form's CSRF token, a flash message and
+# the language chosen before logging in.
+TOKEN_KEY, LOGIN_CSRF_KEY, LANGUAGE_KEY = "token", "login_csrf", "language"
 HSTS = "max-age=31536000; includeSubDomains"
 
 
@@ -45,7 +50,8 @@ class WebSettings:
     ``KIEMTIN_DATABASE_URL``, ``KIEMTIN_HTTPS`` (1 when served over HTTPS: secure cookies and
     HSTS), ``KIEMTIN_UNCERTAIN_SHARE`` (share of queue places for the least certain items,
     0.2), ``KIEMTIN_SESSION_IDLE_MINUTES`` (a session unused this long ends, 60) and
-    ``KIEMTIN_SESSION_HOURS`` (no session lives longer, 8)."""
+    ``KIEMTIN_SESSION_HOURS`` (no session lives longer, 8) and ``KIEMTIN_LANGUAGE`` (the
+    pages' language for accounts that chose none: vi, the default, or en)."""
 
     secret_key: str
     database_url: str
@@ -53,9 +59,11 @@ class WebSettings:
     uncertain_share: float = 0.2
     session_idle_minutes: float = 60.0
     session_hours: float = 8.0
+    language: str = DEFAULT_LANGUAGE
     rate_limit: LoginRateLimiter = field(default_factory=LoginRateLimiter)
 
     def __post_init__(self):
+        check_language(self.language, "KIEMTIN_LANGUAGE")
         if len(self.secret_key or "") < 32 or self.secret_key == "change-me":
             raise InputError(
                 "KIEMTIN_SECRET_KEY",
@@ -108,6 +116,7 @@ class WebSettings:
             uncertain_share=_number(env("KIEMTIN_UNCERTAIN_SHARE", "0.2")),
             session_idle_minutes=_number(env("KIEMTIN_SESSION_IDLE_MINUTES", "60")),
             session_hours=_number(env("KIEMTIN_SESSION_HOURS", "8")),
+            language=env("KIEMTIN_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
         )
 
 
@@ -130,6 +139,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     sessions = session_factory(engine)
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescape is on for .html
     templates.env.globals["url_for"] = _url_path
+    install_i18n(templates.env)
     limits = settings.session_limits
 
     app = FastAPI(title="kiemtin", docs_url=None, redoc_url=None, openapi_url=None)
@@ -173,9 +183,24 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             token = request.session[LOGIN_CSRF_KEY] = new_csrf_token()
         return token
 
+    def language_of(request: Request, user=None) -> str:
+        """The account's own choice, else the one made before logging in, else the site's."""
+        user = user or current_user(request)
+        for chosen in (getattr(user, "language", None), request.session.get(LANGUAGE_KEY)):
+            if chosen in LANGUAGES:
+                return chosen
+        return settings.language
+
     def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         user = context.pop("user", None) or current_user(request)
         role = user.role if user else None
+        language = language_of(request, user)
+        # Messages built before the language was known (errors, flash) are Messages.
+        for key in ("message", "error"):
+            if context.get(key) is not None:
+                context[key] = localize(context[key], language)
+        flash = request.session.pop("flash", None)
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return templates.TemplateResponse(
             request,
             name,
@@ -183,7 +208,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                 "user": user,
                 "csrf_token": csrf(request),
                 "can": lambda permission: allowed(role, permission),
-                "flash": request.session.pop("flash", None),
+                "flash": localize(flash, language) if flash else None,
+                "language": language,
+                "here": here if request.method == "GET" else None,
                 **context,
             },
             status_code=status,
@@ -193,22 +220,25 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         user = current_user(request)
         if user is None:
             if request.state.session_ended:
-                raise HTTPException(401, "Your session has ended; log in again.")
-            raise HTTPException(401, "Log in first.")
+                raise HTTPException(401, _("Your session has ended; log in again."))
+            raise HTTPException(401, _("Log in first."))
         if not allowed(user.role, permission):
-            raise HTTPException(403, f"Your role ({user.role}) may not do this.")
+            role = ROLE_NAMES.get(user.role, user.role)
+            raise HTTPException(403, _("Your role (%(role)s) may not do this.", role=role))
         return user
 
     def check_csrf(request: Request, token: str | None) -> None:
         if not csrf_ok(csrf(request), token):
-            raise HTTPException(403, "The form was stale or not from this site; reload the page.")
+            raise HTTPException(
+                403, _("The form was stale or not from this site; reload the page.")
+            )
 
     def store_call(fn, *args, **kwargs):
         """Call a store write; its refusals reach the error pages with the store's message."""
         with db() as session:
             return fn(session, *args, **kwargs)
 
-    install_error_pages(app, render)
+    install_error_pages(app, render, language_of)
     tools = {
         "db": db,
         "render": render,
@@ -218,7 +248,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     }
     routes_accounts.register(app, login_of=login_of, **tools)
     # Queue, item, answers and audit routes; narratives and rebuttals; the analysis page.
-    for routes in (routes_review, routes_rebuttals, routes_analysis):
+    for routes in (routes_review, routes_rebuttals, routes_analysis, routes_stats):
         routes.register(app, **tools)
 
     @app.middleware("http")

@@ -19,20 +19,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import KiemtinError
 from ..store import ConflictError, ForbiddenError, NotFoundError
+from .i18n import N_, _, localize
 from .security import safe_next
 
 log = logging.getLogger(__name__)
 
+# In English; each page shows them in its reader's language (pipeline.web.i18n).
 TITLES = {
-    400: "Bad request",
-    401: "Not logged in",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    429: "Too many requests",
-    500: "Server error",
+    400: N_("Bad request"),
+    401: N_("Not logged in"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    429: N_("Too many requests"),
+    500: N_("Server error"),
 }
+# Starlette's own details (an unknown route, a wrong method), translated like ours.
+STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))
+# Said before a store's refusal, which stays in English (it names fields and values).
+STORE_LEAD = N_("The request could not be carried out:")
 # Most specific first: a store refusal's status; any other KiemtinError is a bad request.
 STATUS_OF_ERROR: tuple[tuple[type[KiemtinError], int], ...] = (
     (ConflictError, 409),
@@ -40,7 +46,7 @@ STATUS_OF_ERROR: tuple[tuple[type[KiemtinError], int], ...] = (
     (ForbiddenError, 403),
     (KiemtinError, 400),
 )
-SERVER_ERROR_MESSAGE = (
+SERVER_ERROR_MESSAGE = N_(
     "Something went wrong on the server and it was logged. Try again; if it happens again, "
     "tell an admin what you were doing."
 )
@@ -55,25 +61,27 @@ def status_of(exc: KiemtinError) -> int:
     return next(status for kind, status in STATUS_OF_ERROR if isinstance(exc, kind))
 
 
-def field_errors(exc: RequestValidationError) -> str:
-    """A validation error in words: which field was wrong and why."""
+def field_errors(exc: RequestValidationError):
+    """A validation error in words: which field was wrong and why (the field names and
+    pydantic's reasons stay as they are)."""
     parts = []
     for error in exc.errors():
         where = " ".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
         parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "A field of the request is not as expected (" + "; ".join(parts) + ")."
+    return _("A field of the request is not as expected (%(fields)s).", fields="; ".join(parts))
 
 
-def install_error_pages(app: FastAPI, render) -> None:
-    """Register the handlers; ``render(request, template, status=..., **context)``."""
+def install_error_pages(app: FastAPI, render, language_of) -> None:
+    """Register the handlers; ``render(request, template, status=..., **context)`` and
+    ``language_of(request)``, the language of the page."""
 
-    def page(request: Request, status: int, message: str):
+    def page(request: Request, status: int, message):
         return render(
             request,
             "error.html",
             status=status,
             status_code=status,
-            title=TITLES.get(status, "Error"),
+            title=localize(TITLES.get(status, N_("Error")), language_of(request)),
             message=message,
         )
 
@@ -91,8 +99,8 @@ def install_error_pages(app: FastAPI, render) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 401 and request.method == "GET":
-            return to_login(request, str(exc.detail))
-        return page(request, exc.status_code, str(exc.detail))
+            return to_login(request, exc.detail)
+        return page(request, exc.status_code, exc.detail)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_fields(request: Request, exc: RequestValidationError):
@@ -100,7 +108,8 @@ def install_error_pages(app: FastAPI, render) -> None:
 
     @app.exception_handler(KiemtinError)
     async def store_error(request: Request, exc: KiemtinError):
-        return page(request, status_of(exc), str(exc))
+        lead = localize(STORE_LEAD, language_of(request))
+        return page(request, status_of(exc), f"{lead} {exc}")
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):
@@ -109,8 +118,10 @@ def install_error_pages(app: FastAPI, render) -> None:
             return page(request, 500, SERVER_ERROR_MESSAGE)
         except Exception:  # the page itself failed (e.g. the database is down)
             log.exception("the error page could not be rendered")
+            language = request.app.state.settings.language  # no account to ask
             return HTMLResponse(
-                f"<!doctype html><title>500</title><h1>500 {TITLES[500]}</h1>"
-                f"<p>{html.escape(SERVER_ERROR_MESSAGE)}</p>",
+                f"<!doctype html><title>500</title>"
+                f"<h1>500 {html.escape(localize(TITLES[500], language))}</h1>"
+                f"<p>{html.escape(localize(SERVER_ERROR_MESSAGE, language))}</p>",
                 status_code=500,
             )

@@ -1,5 +1,6 @@
 """A rebuttal pack: one narrative's approved counter-messages, ready to hand out, as Markdown
-and as a standalone HTML page (``narrative-<group>.md`` / ``.html``, or both in one zip).
+and as a standalone HTML page (``narrative-<group>.md`` / ``.html``, or both in one zip), with
+the ClaimReview records of its published rebuttals (``.claimreview.jsonld``).
 
 The same database gives the same bytes: nothing in a pack depends on when it was written.
 Posts and rebuttals are untrusted text. In Markdown, posts and rebuttal texts are code blocks
@@ -21,6 +22,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..store.rebuttals import Pack
+from .claimreview import claim_reviews_json
 from .markdown import fenced, render_markdown
 
 # Fixed zip entry times: a pack's bytes depend on its content only.
@@ -90,10 +92,15 @@ def pack_html(pack: Pack) -> str:
 
 
 def pack_files(pack: Pack) -> dict[str, bytes]:
-    return {
+    """The pack's files: Markdown, HTML and, once a rebuttal is published, its ClaimReview
+    records (``narrative-<group>.claimreview.jsonld``)."""
+    files = {
         f"{pack.stem}.md": pack_markdown(pack).encode("utf-8"),
         f"{pack.stem}.html": pack_html(pack).encode("utf-8"),
     }
+    if any(r.status == "published" for r in pack.rebuttals):
+        files[f"{pack.stem}.claimreview.jsonld"] = claim_reviews_json(pack).encode("utf-8")
+    return files
 
 
 def write_pack(pack: Pack, out_dir: str | os.PathLike) -> list[Path]:

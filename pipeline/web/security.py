@@ -43,6 +43,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_jobs": frozenset({"admin", "trainer", "analyst"}),
     "export_labels": frozenset({"admin", "trainer", "analyst"}),
     "manage_users": frozenset({"admin"}),
+    # The progress and statistics page (figures per reviewer only for admins and trainers).
+    "view_stats": frozenset({"admin", "trainer", "reviewer", "analyst"}),
+    # The reviewers' guidelines of each task (label definitions and examples).
+    "edit_guidelines": frozenset({"admin"}),
 }
 
 # Where each role lands after logging in: its first page it may see.

@@ -14,18 +14,21 @@ from sqlalchemy import inspect
 import pipeline.store.db
 from pipeline.errors import InputError
 from pipeline.store.db import Settings, alembic_config, current_revision, normalise_url, upgrade
-from pipeline.store.tables import Base
+from pipeline.store.tables import Base, include_object
 
 
 def _diff(engine, metadata):
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        # The search indexes of migration 0006 (an FTS5 table, a tsvector column and its GIN
+        # index) cannot be described by the metadata: include_object leaves out exactly those.
+        opts = {"compare_type": True, "include_object": include_object}
+        context = MigrationContext.configure(conn, opts=opts)
         return compare_metadata(context, metadata)
 
 
 def test_the_migrated_schema_matches_the_table_metadata(engine):
     assert _diff(engine, Base.metadata) == []
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0010"
 
 
 def test_the_comparison_would_notice_a_difference(engine):

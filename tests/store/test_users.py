@@ -69,3 +69,17 @@ def test_switched_off_accounts_cannot_log_in_and_changes_are_audited(session):
     assert rows[1].before["active"] is True and rows[1].after["active"] is False
     text = json.dumps([e.to_dict() for e in rows], ensure_ascii=False)
     assert "argon2" not in text and "long password" not in text
+
+
+def test_an_accounts_language_is_kept_and_audited(session):
+    from pipeline.store.tables import AuditEntry
+    from pipeline.store.users import set_language
+
+    add_user(session, "lan", "reviewer", "a long enough password")
+    assert get_user(session, "lan").language is None  # the site's default
+    set_language(session, "lan", "en", actor="lan")
+    assert get_user(session, "lan").language == "en"
+    with pytest.raises(InputError, match="one of vi, en"):
+        set_language(session, "lan", "fr", actor="lan")
+    entry = session.query(AuditEntry).filter_by(action="set_language").one()
+    assert (entry.before, entry.after) == ({"language": None}, {"language": "en"})

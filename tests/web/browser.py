@@ -64,5 +64,5 @@ def log_in(page, base: str, name: str, lands_on: str = "/queue") -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # not the header's language switch
     page.wait_for_url(f"{base}{lands_on}")

@@ -1,5 +1,8 @@
 """Web fixtures: a migrated database (SQLite and PostgreSQL), one account per role, a few
-scored posts in the queue, and a test client of the app."""
+scored posts in the queue, and a test client of the app.
+
+The app of these fixtures speaks English (``language="en"``), the language of the tests'
+expectations; Vietnamese, the default, is tested in ``test_i18n.py``."""
 
 import re
 
@@ -45,6 +48,7 @@ def app(engine, sessions, db_url):  # noqa: F811 - the imported fixtures
         secret_key="k" * 40,
         database_url=db_url,
         rate_limit=LoginRateLimiter(max_failures=5, window=300),
+        language="en",
     )
     app = create_app(settings)
     yield app

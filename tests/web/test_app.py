@@ -121,12 +121,32 @@ ROUTES = [
     ("POST", "/rebuttals/{rebuttal}/publish", "publish_rebuttal"),
     ("GET", "/groups/{group}/pack.zip", "view_rebuttals"),
     ("GET", "/analysis", "view_jobs"),
+    ("GET", "/stats", "view_stats"),
     ("GET", "/labels/hostile.jsonl", "export_labels"),
     ("GET", "/admin/users", "manage_users"),
     ("POST", "/admin/users/reviewer2/active", "manage_users"),
     ("POST", "/admin/users/reviewer2/role", "manage_users"),
     ("POST", "/admin/users/reviewer2/password", "manage_users"),
+    ("GET", "/admin/guidelines/hostile", "edit_guidelines"),
+    ("POST", "/admin/guidelines/hostile", "edit_guidelines"),
+    ("POST", "/items/bulk-answer", "answer"),
+    ("POST", "/suggestions/{suggestion}/confirm", "answer"),
+    ("POST", "/suggestions/{suggestion}/reject", "answer"),
 ]
+
+
+def _a_suggestion(app, sessions) -> int:
+    """A pending near-duplicate suggestion (a reworded post between the two thresholds)."""
+    from pipeline.store.intake import add_scored
+    from pipeline.store.tables import GroupSuggestion
+    from tests.store.test_group_suggestions import FACEBOOK, FACEBOOK_REWORDED
+    from tests.web.conftest import scored
+
+    engine = app.state.engine
+    add_scored(engine, [scored("fb1", FACEBOOK)], actor="test")
+    add_scored(engine, [scored("fb2", FACEBOOK_REWORDED)], actor="test")
+    with sessions() as s:
+        return s.query(GroupSuggestion).filter_by(status="pending").one().id
 
 
 @pytest.mark.parametrize("role", [*ROLES, None])
@@ -137,7 +157,8 @@ def test_every_route_checks_every_role(app, as_user, client, sessions, role):
     narrative, rebuttal = confirmed_draft(sessions)
     with sessions() as s:
         group = s.get(Item, narrative).group_id
-    ids = {"item": item, "narrative": narrative, "rebuttal": rebuttal, "group": group}
+    ids = {"item": item, "narrative": narrative, "rebuttal": rebuttal, "group": group,
+           "suggestion": _a_suggestion(app, sessions)}
     for method, path, permission in ROUTES:
         url = path.format(**ids)
         if method == "GET":

@@ -50,7 +50,7 @@ def server(tmp_path):
         actor="test",
         reviews_needed=2,
     )
-    app = create_app(WebSettings(secret_key="b" * 40, database_url=url))
+    app = create_app(WebSettings(secret_key="b" * 40, database_url=url, language="en"))
     with serving(app) as base:
         yield base, session_factory(engine)
     engine.dispose()

@@ -62,7 +62,7 @@ def server(tmp_path):
                                   EARLIER_BODY)
         rb.approve(s, earlier.id, "thu", 0)
         earlier_id = earlier.id
-    app = create_app(WebSettings(secret_key="r" * 40, database_url=url))
+    app = create_app(WebSettings(secret_key="r" * 40, database_url=url, language="en"))
     with serving(app) as base:
         yield base, sessions, ids, earlier_id
     engine.dispose()

@@ -140,7 +140,7 @@ def test_many_addresses_guessing_one_name_lock_that_name(app, db_url):
     assert log_in(_from(app, "203.0.113.9"), "trainer").status_code == 429
     # The counts are in the database: another worker, or the app after a restart, agrees.
     restarted = create_app(WebSettings(secret_key="k" * 40, database_url=db_url,
-                                       rate_limit=LoginRateLimiter()))
+                                       rate_limit=LoginRateLimiter(), language="en"))
     try:
         assert log_in(_from(restarted, "203.0.113.9"), "trainer").status_code == 429
         assert log_in(_from(restarted, "203.0.113.9"), "reviewer").status_code == 303
@@ -179,7 +179,9 @@ def test_logged_in_pages_are_never_cached_and_hsts_comes_with_https(app, as_user
     page = as_user("reviewer").get("/queue")
     assert page.headers["cache-control"] == "no-store"
     assert "strict-transport-security" not in page.headers
-    secure = create_app(WebSettings(secret_key="k" * 40, database_url=db_url, https=True))
+    secure = create_app(
+        WebSettings(secret_key="k" * 40, database_url=db_url, https=True, language="en")
+    )
     try:
         c = TestClient(secure, base_url="https://testserver", follow_redirects=False)
         response = c.get("/login")

@@ -8,7 +8,7 @@ revision with ``--autogenerate``) connects to ``KIEMTIN_DATABASE_URL`` instead.
 from alembic import context
 
 from pipeline.store.db import Settings, make_engine
-from pipeline.store.tables import Base
+from pipeline.store.tables import Base, include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +19,8 @@ def _configure(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        # The full-text indexes of migration 0006 are not in the metadata: leave them alone.
+        include_object=include_object,
         # SQLite cannot ALTER most things: rebuild the table ("batch") when a revision must.
         render_as_batch=connection.dialect.name == "sqlite",
     )

@@ -1,6 +1,6 @@
 """Account routes: log in (throttled, with ``next=`` for deep links), log out, the landing
 page of each role, and the admin's page of accounts (switch off and on, change role, set a
-new password), every change audited by the store.
+new password), every change audited by the store; and the language switch of every page.
 
 Every redirect is a path (``/queue``), never an absolute URL built from the Host header.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
+from ..i18n import LANGUAGES, _
+from ..i18n import ROLES as ROLE_NAMES
 from ..security import HOME_PAGES, ROLES, allowed, safe_next
 
 
@@ -51,8 +53,10 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call, login
                     "login.html",
                     status=429,
                     next=target,
-                    error="Too many failed logins for this name; wait a few minutes and "
-                    "try again, or ask an admin.",
+                    error=_(
+                        "Too many failed logins for this name; wait a few minutes and "
+                        "try again, or ask an admin."
+                    ),
                 )
             user = accounts.verify_password(session, name, password)
             if user is None:
@@ -62,22 +66,59 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call, login
                     "login.html",
                     status=401,
                     next=target,
-                    error="Wrong name or password.",
+                    error=_("Wrong name or password."),
                 )
             settings.rate_limit.succeeded(session, address, name)
             end_session(session, request.session.get("token"))
-            token, _ = start_session(session, user, limits)
+            token, _login = start_session(session, user, limits)
+        language = request.session.get("language")  # chosen on the login page
         request.session.clear()  # a new token on login: nothing known before it counts
         request.session["token"] = token
+        if language in LANGUAGES:
+            request.session["language"] = language
         return redirect(target or home_path(app, user.role))
 
     @app.post("/logout", name="logout")
     def logout(request: Request, csrf_token: str | None = Form(None)):
         check_csrf(request, csrf_token)
+        # The login page stays in the language the account chose, if it chose one.
+        login = login_of(request)
+        chosen = getattr(login.user, "language", None) if login else None
+        chosen = chosen or request.session.get("language")
         with db() as session:
             end_session(session, request.session.get("token"))
         request.session.clear()
+        if chosen in LANGUAGES:
+            request.session["language"] = chosen
         return redirect(str(app.url_path_for("login_page")))
+
+    @app.post("/language", name="set_language")
+    def set_language(
+        request: Request,
+        language: str | None = Form(None),
+        next: str | None = Form(None),
+        csrf_token: str | None = Form(None),
+    ):
+        """The language of the pages: an account's own setting when logged in (any role),
+        else this browser's until it logs in. Back to the page it was chosen on."""
+        check_csrf(request, csrf_token)
+        if language not in LANGUAGES:
+            raise HTTPException(
+                400,
+                _(
+                    "language must be one of %(languages)s, found %(found)s.",
+                    languages=", ".join(LANGUAGES),
+                    found=repr(language),
+                ),
+            )
+        login = login_of(request)
+        store_set = getattr(accounts, "set_language", None)
+        if login is not None and store_set is not None:
+            store_call(store_set, login.user.name, language, actor=login.user.name)
+        else:
+            request.session["language"] = language
+        fallback = home_path(app, login.user.role) if login else app.url_path_for("login_page")
+        return redirect(safe_next(next) or str(fallback))
 
     @app.get("/", name="home")
     def home(request: Request):
@@ -102,7 +143,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call, login
         check_csrf(request, csrf_token)
         change = change()  # checks the fields: a 400 names the wrong one
         store_call(change, actor=user.name)
-        request.session["flash"] = message
+        request.session["flash"] = message.to_json()
         return redirect(str(app.url_path_for("users_page")))
 
     # The fields are optional to FastAPI so that a wrong role gets its 403 before any 400.
@@ -115,11 +156,16 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call, login
     ):
         def change():
             if active not in ("0", "1"):
-                raise HTTPException(400, f"active must be 0 or 1, found {active!r}.")
+                raise HTTPException(
+                    400, _("active must be 0 or 1, found %(found)s.", found=repr(active))
+                )
             return lambda session, actor: accounts.set_active(session, name, active == "1", actor)
 
-        state = "switched on" if active == "1" else "switched off; its sessions have ended"
-        return account_change(request, csrf_token, change, f"{name}: {state}.")
+        if active == "1":
+            message = _("%(name)s: switched on.", name=name)
+        else:
+            message = _("%(name)s: switched off; its sessions have ended.", name=name)
+        return account_change(request, csrf_token, change, message)
 
     @app.post("/admin/users/{name}/role", name="set_role")
     def set_role(
@@ -130,10 +176,21 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call, login
     ):
         def change():
             if role not in ROLES:
-                raise HTTPException(400, f"role must be one of {', '.join(ROLES)}, found {role!r}.")
+                raise HTTPException(
+                    400,
+                    _(
+                        "role must be one of %(roles)s, found %(found)s.",
+                        roles=", ".join(ROLES),
+                        found=repr(role),
+                    ),
+                )
             return lambda session, actor: accounts.set_role(session, name, role, actor)
 
-        message = f"{name} is now {role}; its sessions have ended."
+        message = _(
+            "%(name)s is now %(role)s; its sessions have ended.",
+            name=name,
+            role=ROLE_NAMES.get(role or "", role or ""),
+        )
         return account_change(request, csrf_token, change, message)
 
     @app.post("/admin/users/{name}/password", name="set_password")
@@ -146,8 +203,8 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call, login
     ):
         def change():
             if not password or password != again:
-                raise HTTPException(400, "Type the new password twice, the same both times.")
+                raise HTTPException(400, _("Type the new password twice, the same both times."))
             return lambda session, actor: accounts.set_password(session, name, password, actor)
 
-        message = f"{name} has a new password; its sessions have ended."
+        message = _("%(name)s has a new password; its sessions have ended.", name=name)
         return account_change(request, csrf_token, change, message)

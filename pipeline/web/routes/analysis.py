@@ -10,6 +10,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from ..i18n import _
+
 JOBS_SHOWN = 20
 DOWNLOAD_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 
@@ -41,7 +43,12 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         require(request, "export_labels")
         if fmt not in DOWNLOAD_FORMATS:
             raise HTTPException(
-                404, f"Labels download as {', '.join(DOWNLOAD_FORMATS)}, not {fmt!r}."
+                404,
+                _(
+                    "Labels download as %(formats)s, not %(found)s.",
+                    formats=", ".join(DOWNLOAD_FORMATS),
+                    found=repr(fmt),
+                ),
             )
         # Written to a file first: a refusal (unknown task) is a page, not half a download.
         handle, path = tempfile.mkstemp(prefix="kiemtin-labels-", suffix=f".{fmt}")

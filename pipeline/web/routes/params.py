@@ -17,14 +17,24 @@ import math
 
 from fastapi import HTTPException
 
+from ..i18n import _, pgettext
+
 MAX_ID = 2**63 - 1  # the largest BIGINT: no stored row has a larger id
 MAX_PAGE = 10_000  # pages of a listing (offset = page * page size)
+# What an id is of, in the reader's language.
+WHAT = {
+    "item": pgettext("id of", "item"),
+    "rebuttal": pgettext("id of", "rebuttal"),
+    "narrative group": pgettext("id of", "narrative group"),
+}
 
 
 def known_id(value: int, what: str) -> int:
     """``value`` when a stored ``what`` could have it as its id (1..2**63-1), else a 404."""
     if not 1 <= value <= MAX_ID:
-        raise HTTPException(404, f"There is no {what} {value}.")
+        raise HTTPException(
+            404, _("There is no %(what)s %(id)s.", what=WHAT.get(what, what), id=value)
+        )
     return value
 
 
@@ -36,7 +46,12 @@ def optional_id(value: str | int | None, field: str) -> int | None:
     text = str(value).strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ID:
         raise HTTPException(
-            400, f"The field {field} must be an id (a whole number from 1), found {text[:40]!r}."
+            400,
+            _(
+                "The field %(field)s must be an id (a whole number from 1), found %(found)s.",
+                field=field,
+                found=repr(text[:40]),
+            ),
         )
     return int(text)
 
@@ -45,7 +60,12 @@ def page_number(value: int) -> int:
     """A listing's page number, 0..MAX_PAGE, else a 400."""
     if not 0 <= value <= MAX_PAGE:
         raise HTTPException(
-            400, f"The page number must be between 0 and {MAX_PAGE:,}, found {value}."
+            400,
+            _(
+                "The page number must be between 0 and %(max)s, found %(found)s.",
+                max=f"{MAX_PAGE:,}",
+                found=value,
+            ),
         )
     return value
 
@@ -61,6 +81,11 @@ def risk_bound(value: str | None, field: str) -> float | None:
         number = math.nan
     if not math.isfinite(number) or not 0 <= number <= 1:
         raise HTTPException(
-            400, f"The field {field} must be a number between 0 and 1, found {value[:40]!r}."
+            400,
+            _(
+                "The field %(field)s must be a number between 0 and 1, found %(found)s.",
+                field=field,
+                found=repr(value[:40]),
+            ),
         )
     return number

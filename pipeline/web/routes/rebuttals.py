@@ -10,12 +10,16 @@ for a number out of range); links and redirects are paths.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..highlight import highlight
+from ..i18n import _
 from ..markdown import render_markdown
-from .params import known_id, optional_id, page_number
+from .params import WHAT, known_id, optional_id, page_number
+from .search_box import search_cursor, search_query, searched
 
 PAGE_SIZE = 50
 EXCERPT = 200
@@ -28,6 +32,7 @@ def _excerpt(text: str) -> str:
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
     from ...store import rebuttals as rb
     from ...store.queue import find_item, group_members
+    from ...store.search import search_narratives
     from ...store.tables import REBUTTAL_STATUSES
     from ..pack import pack_zip
 
@@ -46,13 +51,46 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         }
 
     @app.get("/narratives", name="narratives_page")
-    def narratives_page(request: Request, task: str | None = None, page: int = 0):
+    def narratives_page(
+        request: Request,
+        task: str | None = None,
+        page: int = 0,
+        q: str | None = None,
+        after: str | None = None,
+    ):
+        """Confirmed narratives, the most recently decided first, ``page`` by ``page``; with
+        words in the search box (``q``), those whose post holds them (accent-insensitive),
+        a page at a time after the cursor ``after``, and how many match."""
         user = require(request, "view_rebuttals")
         page_number(page)
+        query = search_query(q)
+        search = None
         with db() as session:
-            found = rb.confirmed_narratives(
-                session, task=task or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
-            )
+            if query:
+                after = search_cursor(after)
+                results = searched(
+                    search_narratives,
+                    session,
+                    query,
+                    task=task or None,
+                    after=after,
+                    limit=PAGE_SIZE,
+                )
+                found = results.narratives
+                here = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+                first = f"{path('narratives_page')}?{urlencode(here)}"
+                search = {
+                    "query": query,
+                    "total": results.total,
+                    "first_url": first if after else None,
+                    "next_url": f"{first}&{urlencode({'after': results.next})}"
+                    if results.next
+                    else None,
+                }
+            else:
+                found = rb.confirmed_narratives(
+                    session, task=task or None, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+                )
             rows = [
                 {
                     "id": n.item.id,
@@ -74,6 +112,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             task=task,
             page=page,
             more=len(rows) == PAGE_SIZE,
+            search=search,
         )
 
     @app.get("/narratives/{item_id}", name="narrative_page")
@@ -84,7 +123,9 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         with db() as session:
             item = find_item(session, item_id)
             if item is None:
-                raise HTTPException(404, f"There is no item {item_id}.")
+                raise HTTPException(
+                    404, _("There is no %(what)s %(id)s.", what=WHAT["item"], id=item_id)
+                )
             rep = rb.representative(session, item)
             if rep.id != item.id:  # a member: its narrative is its representative's
                 return RedirectResponse(path("narrative_page", item_id=rep.id), status_code=303)
@@ -92,7 +133,9 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             if reuse is not None:
                 source = rb.find_rebuttal(session, reuse)
                 if source is None or source.status not in rb.APPROVED:
-                    raise HTTPException(400, f"Rebuttal {reuse} is not an approved one to reuse.")
+                    raise HTTPException(
+                        400, _("Rebuttal %(id)s is not an approved one to reuse.", id=reuse)
+                    )
                 draft = {"title": source.title, "body": source.body, "reused_from": source.id}
             members = group_members(session, rep)
             written = rb.narrative_rebuttals(session, rep)
@@ -149,14 +192,19 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         known_id(item_id, "item")
         source = optional_id(reused_from, "reused_from")
         rebuttal = store_call(rb.create_draft, item_id, user.name, title, body, source)
-        request.session["flash"] = f"Draft {rebuttal.id} saved; a second person approves it."
+        request.session["flash"] = _(
+            "Draft %(id)s saved; a second person approves it.", id=rebuttal.id
+        ).to_json()
         return RedirectResponse(path("rebuttal_page", rebuttal_id=rebuttal.id), status_code=303)
 
     @app.get("/rebuttals", name="rebuttals_page")
     def rebuttals_page(request: Request, status: str | None = None):
         user = require(request, "view_rebuttals")
         if status and status not in REBUTTAL_STATUSES:
-            raise HTTPException(400, f"Status must be one of {', '.join(REBUTTAL_STATUSES)}.")
+            raise HTTPException(
+                400,
+                _("Status must be one of %(statuses)s.", statuses=", ".join(REBUTTAL_STATUSES)),
+            )
         with db() as session:
             rows = [rebuttal_row(request, r) for r in rb.rebuttals(session, status or None)]
         return render(
@@ -175,7 +223,10 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         with db() as session:
             r = rb.find_rebuttal(session, rebuttal_id)
             if r is None:
-                raise HTTPException(404, f"There is no rebuttal {rebuttal_id}.")
+                raise HTTPException(
+                    404,
+                    _("There is no %(what)s %(id)s.", what=WHAT["rebuttal"], id=rebuttal_id),
+                )
             group_rep = r.group.representative
             view = {
                 **rebuttal_row(request, r),
@@ -201,8 +252,8 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             }
         return render(request, "rebuttal.html", user=user, rebuttal=view)
 
-    def _redirect(request: Request, rebuttal_id: int, message: str):
-        request.session["flash"] = message
+    def _redirect(request: Request, rebuttal_id: int, message):
+        request.session["flash"] = message.to_json()
         return RedirectResponse(path("rebuttal_page", rebuttal_id=rebuttal_id), status_code=303)
 
     @app.post("/rebuttals/{rebuttal_id}/edit", name="edit_rebuttal")
@@ -218,7 +269,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         check_csrf(request, csrf_token)
         known_id(rebuttal_id, "rebuttal")
         store_call(rb.edit_draft, rebuttal_id, user.name, title, body, version)
-        return _redirect(request, rebuttal_id, f"Draft {rebuttal_id} saved.")
+        return _redirect(request, rebuttal_id, _("Draft %(id)s saved.", id=rebuttal_id))
 
     @app.post("/rebuttals/{rebuttal_id}/approve", name="approve_rebuttal")
     def approve_rebuttal(
@@ -231,7 +282,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         check_csrf(request, csrf_token)
         known_id(rebuttal_id, "rebuttal")
         store_call(rb.approve, rebuttal_id, user.name, version)
-        return _redirect(request, rebuttal_id, f"Rebuttal {rebuttal_id} approved.")
+        return _redirect(request, rebuttal_id, _("Rebuttal %(id)s approved.", id=rebuttal_id))
 
     @app.post("/rebuttals/{rebuttal_id}/publish", name="publish_rebuttal")
     def publish_rebuttal(
@@ -244,7 +295,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         check_csrf(request, csrf_token)
         known_id(rebuttal_id, "rebuttal")
         store_call(rb.publish, rebuttal_id, user.name, version)
-        return _redirect(request, rebuttal_id, f"Rebuttal {rebuttal_id} published.")
+        return _redirect(request, rebuttal_id, _("Rebuttal %(id)s published.", id=rebuttal_id))
 
     @app.get("/groups/{group_id}/pack.zip", name="rebuttal_pack")
     def rebuttal_pack(request: Request, group_id: int):

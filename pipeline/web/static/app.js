@@ -1,4 +1,6 @@
 // Keyboard shortcuts for reviewers. Progressive: every action is also a plain link or form.
+// On an item: 1-9 answer, j / k next / previous (right after an answer, k goes back to the
+// item just answered, where u undoes it), Esc leaves the note box or closes the help, ? help.
 (function () {
   "use strict";
   function typing(event) {
@@ -11,8 +13,13 @@
     return false;
   }
   document.addEventListener("keydown", function (event) {
-    if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
     var key = event.key;
+    if (typing(event)) {
+      // Esc leaves the box (what was typed stays); the keys then work again.
+      if (key === "Escape") { event.target.blur(); event.preventDefault(); }
+      return;
+    }
     var handled = false;
     if (/^[1-9]$/.test(key)) {
       handled = click('[data-key="' + key + '"]');

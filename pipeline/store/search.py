@@ -1,0 +1,315 @@
+"""Full-text search over queue items and confirmed narratives, accent-insensitive.
+
+Each item keeps ``search_text``, its (masked) text folded as near-duplicates are
+(``tables.fold_for_search``: lower-cased; diacritics, đ, tone placement and teencode folded;
+only a-z and 0-9 words left), and the query is folded the same way: "tin gia" finds "Tin GIẢ"
+and "hoà" finds "hòa". SQLite searches it through an FTS5 table, PostgreSQL through a
+``tsvector`` column with a GIN index (migration 0006).
+
+Every word of the query must occur (AND), the last one also as the start of a longer word
+("tuyen truy" finds "tuyên truyền"). Since a folded query holds only words, what would be
+syntax to the database (quotes, ``*``, ``-``, ``NEAR(``, ``OR``, ``&``) is not: punctuation
+folds away and words are quoted. A query with no words finds nothing.
+
+Results come in the queue's order, the riskiest first and ties newest first, a page at a
+time with a cursor (keyset pagination on (risk, id)): ``SearchPage.next`` goes in ``after``
+for the page beyond. Not by relevance rank: a rank is computed over every match before the
+first page can be cut, and FTS5's bm25 changes as items are added, so a cursor on it could
+repeat or skip items; risk is stored, so each page is a range that stays put (an item
+re-scored between two pages may move past the cursor, as in the queue). ``total`` counts all
+matches of the query and filters.
+
+    page = search_items(session, "tin giả", task="hostile")
+    more = search_items(session, "tin giả", task="hostile", after=page.next)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from numbers import Real
+
+from sqlalchemy import and_, column, func, literal_column, or_, select, table
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Join
+
+from ..errors import InputError
+from .db import is_postgresql
+from .rebuttals import Narrative, _confirmed_query, narratives_of
+from .tables import (
+    SEARCH_FTS_TABLE,
+    SEARCH_VECTOR_COLUMN,
+    STATUSES,
+    Item,
+    fold_for_search,
+)
+
+MAX_LIMIT = 500
+MAX_WORDS = 20  # words in one query; each is one more index lookup
+_WORD = re.compile(r"[a-z0-9]+")  # all that fold_for_search leaves
+_FTS = table(SEARCH_FTS_TABLE, column("rowid"))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """A page of matching items, how many match in all, the cursor of the next page (None on
+    the last) and the words searched for (after folding; empty: nothing was searched)."""
+
+    items: list[Item]
+    total: int
+    next: str | None
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NarrativePage:
+    """A page of matching confirmed narratives (``rebuttals.Narrative``), as ``SearchPage``."""
+
+    narratives: list[Narrative]
+    total: int
+    next: str | None
+    words: tuple[str, ...]
+
+
+def query_words(query: str) -> tuple[str, ...]:
+    """The words a query searches for: folded, each once, in order.
+
+    >>> query_words('Tin GIẢ "hoà" NEAR( * - ko')
+    ('tin', 'gia', 'hoa', 'near', 'khong')
+    """
+    if not isinstance(query, str):
+        raise InputError(
+            "query",
+            expected="a string",
+            found=type(query).__name__,
+            fix="Pass the text typed into the search box.",
+        )
+    words = tuple(dict.fromkeys(_WORD.findall(fold_for_search(query))))
+    if len(words) > MAX_WORDS:
+        raise InputError(
+            "query",
+            expected=f"at most {MAX_WORDS} words",
+            found=f"{len(words)} words",
+            fix="Search for fewer, rarer words.",
+        )
+    return words
+
+
+def search_items(
+    session: Session,
+    query: str,
+    *,
+    task: str | None = None,
+    label: str | None = None,
+    status: str | None = None,
+    min_risk: float | None = None,
+    max_risk: float | None = None,
+    after: str | None = None,
+    limit: int = 50,
+    members: bool = False,
+    prefix: bool = True,
+) -> SearchPage:
+    """Items whose text holds every word of ``query``, the riskiest first, ``limit`` at a time.
+
+    The filters are the queue's (``queue.next_items``): ``task``, ``label`` (the model's),
+    ``status`` (None: any), risk between ``min_risk`` and ``max_risk`` inclusive, and only one
+    item per near-duplicate group (its representative) unless ``members``. ``after`` is the
+    ``next`` of the page before. ``prefix=False`` matches the last word whole, like the others.
+    """
+    words = query_words(query)
+    _check_page(limit)
+    if status is not None and status not in STATUSES:
+        raise InputError(
+            "status",
+            expected=f"one of {STATUSES}",
+            found=repr(status),
+            fix="Filter on one of the listed statuses, or None for all.",
+        )
+    for name, value in (("min_risk", min_risk), ("max_risk", max_risk)):
+        if value is not None and (not isinstance(value, Real) or not 0 <= value <= 1):
+            raise InputError(
+                name,
+                expected="a number from 0 to 1 or None",
+                found=repr(value),
+                fix="Leave it out to search all risks.",
+            )
+    if not words:
+        return SearchPage([], 0, None, words)
+    source, match = _searched(session, words, prefix)
+    conditions = [match]
+    if not members:
+        conditions.append(Item.is_representative.is_(True))
+    if task is not None:
+        conditions.append(Item.task == task)
+    if status is not None:
+        conditions.append(Item.status == status)
+    if label is not None:
+        conditions.append(Item.model_label == label)
+    if min_risk is not None:
+        conditions.append(Item.risk >= min_risk)
+    if max_risk is not None:
+        conditions.append(Item.risk <= max_risk)
+    page = select(Item).select_from(source).where(*conditions)
+    if after is not None:
+        risk, last_id = _risk_cursor(after)
+        page = page.where(or_(Item.risk < risk, and_(Item.risk == risk, Item.id < last_id)))
+    page = page.order_by(Item.risk.desc(), Item.id.desc()).limit(limit + 1)
+    items = list(session.scalars(page))
+    total = session.scalar(select(func.count()).select_from(source).where(*conditions))
+    more = len(items) > limit
+    items = items[:limit]
+    cursor = f"{items[-1].risk!r}_{items[-1].id}" if more else None
+    return SearchPage(items, total, cursor, words)
+
+
+def search_narratives(
+    session: Session,
+    query: str,
+    *,
+    task: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+    prefix: bool = True,
+) -> NarrativePage:
+    """Confirmed narratives (``rebuttals.confirmed_narratives``) whose representative's text
+    holds every word of ``query``, in that page's order (the most recently decided first),
+    ``limit`` at a time; ``after`` is the ``next`` of the page before."""
+    words = query_words(query)
+    _check_page(limit)
+    if not words:
+        return NarrativePage([], 0, None, words)
+    source, match = _searched(session, words, prefix)
+    matching = _confirmed_query(task).select_from(source).where(match)
+    page = matching
+    if after is not None:
+        decided, last_id = _decided_cursor(after)
+        if decided is None:  # among the undecided-time rows, which sort last
+            page = page.where(Item.decided_at.is_(None), Item.id < last_id)
+        else:
+            page = page.where(
+                or_(
+                    Item.decided_at < decided,
+                    and_(Item.decided_at == decided, Item.id < last_id),
+                    Item.decided_at.is_(None),
+                )
+            )
+    page = page.order_by(Item.decided_at.desc().nulls_last(), Item.id.desc()).limit(limit + 1)
+    items = list(session.scalars(page))
+    total = session.scalar(matching.with_only_columns(func.count()))
+    more = len(items) > limit
+    items = items[:limit]
+    cursor = None
+    if more:
+        at = items[-1].decided_at
+        micros = "n" if at is None else str(_micros(at))
+        cursor = f"{micros}_{items[-1].id}"
+    return NarrativePage(narratives_of(session, items), total, cursor, words)
+
+
+# ---------------------------------------------------------------------------- the match
+
+
+def _searched(session: Session, words: tuple[str, ...], prefix: bool):
+    """The FROM clause and the condition for the items whose search text holds every word
+    (the last also as a prefix)."""
+    assert words and all(_WORD.fullmatch(w) for w in words)  # nothing left to escape
+    items = Item.__table__
+    if is_postgresql(session):
+        # 'tin' & 'gia':* ; 'simple': no stemming or stop words, as the vector was built.
+        terms = [f"'{w}'" for w in words]
+        if prefix:
+            terms[-1] += ":*"
+        tsquery = func.to_tsquery(literal_column("'simple'"), " & ".join(terms))
+        vector = literal_column(f"{items.name}.{SEARCH_VECTOR_COLUMN}")
+        return items, vector.bool_op("@@")(tsquery)
+    # FTS5: "tin" "gia"* ; quoted strings, so no word is an operator (AND, OR, NOT, NEAR).
+    expression = " ".join(f'"{w}"' for w in words) + ("*" if prefix else "")
+    joined = _FtsFirst(_FTS, items, items.c.id == _FTS.c.rowid)
+    return joined, literal_column(SEARCH_FTS_TABLE).bool_op("MATCH")(expression)
+
+
+class _FtsFirst(Join):
+    """``items_search CROSS JOIN items``: in SQLite a CROSS JOIN keeps its left table the outer
+    loop, so the matches are read from the index and their items looked up by id. With a plain
+    join or ``id IN (...)`` the planner may walk a task's items instead, probing the index per
+    item: seconds rather than milliseconds on 20,000 items (benchmarks/queue_latency.py)."""
+
+    inherit_cache = True
+
+
+@compiles(_FtsFirst, "sqlite")
+def _cross_join(join, compiler, **kw) -> str:
+    left, keyword, right = compiler.visit_join(join, **kw).partition(" JOIN ")
+    assert keyword and left == SEARCH_FTS_TABLE
+    return f"{left} CROSS JOIN {right}"
+
+
+# ---------------------------------------------------------------------------- pages
+
+
+def _check_page(limit: int) -> None:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise InputError(
+            "limit",
+            expected=f"a whole number from 1 to {MAX_LIMIT}",
+            found=repr(limit),
+            fix=f"Ask for a page of at most {MAX_LIMIT}.",
+        )
+
+
+MAX_ID = 2**63 - 1
+
+
+def _bad_cursor(after: object) -> InputError:
+    return InputError(
+        "after",
+        expected="the 'next' cursor of the page before",
+        found=repr(after)[:80],
+        fix="Start again from the first page.",
+    )
+
+
+def _split_cursor(after: str) -> tuple[str, int]:
+    if not isinstance(after, str):
+        raise _bad_cursor(after)
+    head, sep, tail = after.rpartition("_")
+    # ASCII digits only (str.isdigit takes "²"), and an id a row can have (BIGINT).
+    if not sep or not head or not (tail.isascii() and tail.isdigit()) or len(tail) > 19:
+        raise _bad_cursor(after)
+    last_id = int(tail)
+    if last_id > MAX_ID:
+        raise _bad_cursor(after)
+    return head, last_id
+
+
+def _risk_cursor(after: str) -> tuple[float, int]:
+    head, last_id = _split_cursor(after)
+    try:
+        risk = float(head)
+    except ValueError:
+        raise _bad_cursor(after) from None
+    if not math.isfinite(risk):
+        raise _bad_cursor(after)
+    return risk, last_id
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _decided_cursor(after: str) -> tuple[datetime | None, int]:
+    head, last_id = _split_cursor(after)
+    if head == "n":
+        return None, last_id
+    if not (head.isascii() and head.isdigit()) or len(head) > 19:
+        raise _bad_cursor(after)
+    micros = int(head)
+    try:
+        at = _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        raise _bad_cursor(after) from None
+    return at, last_id
