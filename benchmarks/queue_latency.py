@@ -202,24 +202,9 @@ def time_search_page(client: httpx.Client, url: str, n: int) -> dict[str, list[f
 
 def time_search(url: str, n: int) -> None:
     """p50/p95 of ``search_items`` (a fresh session per search, as a request would have)."""
-    rng = np.random.default_rng(1)
     factory = session_factory(make_engine(url))
-    with factory() as s:
-        top = s.scalar(select(func.max(Item.id)))
-        ids = [int(i) for i in rng.integers(1, top + 1, n)]
-        texts = [s.scalar(select(Item.search_text).where(Item.id == i)) or "" for i in ids]
-        counts = Counter(w for t in texts[:500] for w in t.split())
-    common = counts.most_common(1)[0][0]
-    pairs = []
-    for t in texts:
-        words = t.split()
-        at = int(rng.integers(0, max(1, len(words) - 1)))
-        pairs.append(" ".join(words[at : at + 2]))
-    kinds = {
-        "two words": pairs,
-        f"common word ({common!r})": [common] * n,
-        "prefix (3 letters)": [w.split()[0][:3] for w in pairs],
-    }
+    kinds = search_queries(url, n, seed=1)
+    common = next(q[0] for kind, q in kinds.items() if kind.startswith("common word"))
     print("search (search_items through the store), task=hostile, any status, first page of 50:")
     matches = {}
     for kind, queries in kinds.items():

@@ -500,12 +500,26 @@ def cohens_kappa(session: Session, task: str) -> Agreement:
         for item_id, label, item_task in rows:
             if item_task == task:
                 by_item[item_id].append(label)
-    pairs = [(labels[0], labels[1]) for labels in by_item.values() if len(labels) >= 2]
-    if not pairs:
+    pairs = Counter((labels[0], labels[1]) for labels in by_item.values() if len(labels) >= 2)
+    return agreement_from_counts(task, pairs)
+
+
+def agreement_from_counts(task: str, counts: Mapping[tuple[str, str], int]) -> Agreement:
+    """Cohen's kappa from how often rater A said ``a`` while rater B said ``b``.
+
+    kappa = (p_o - p_e) / (1 - p_e): p_o is the share of items the two labelled alike
+    (observed agreement), p_e the agreement expected by chance, the sum over labels of
+    A's share of that label times B's share of it. 1.0 when p_e is already 1.
+    """
+    n = sum(counts.values())
+    if not n:
         return Agreement(task, 0, None, None, None)
-    n = len(pairs)
-    observed = sum(a == b for a, b in pairs) / n
-    first, second = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    observed = sum(c for (a, b), c in counts.items() if a == b) / n
+    first, second = Counter(), Counter()
+    for (a, b), c in counts.items():
+        first[a] += c
+        second[b] += c
     expected = sum(first[k] * second[k] for k in first) / (n * n)
     kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
     return Agreement(task, n, observed, expected, kappa)
+

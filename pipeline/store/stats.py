@@ -15,7 +15,6 @@ few hundred rows, never the items. Days are UTC calendar days. Answers that were
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,7 +22,7 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import InputError
-from .answers import Agreement
+from .answers import Agreement, agreement_from_counts
 from .db import is_postgresql
 from .tables import Answer, Item, User, utcnow
 
@@ -228,26 +227,6 @@ def task_agreement(session: Session, task: str | None = None) -> list[Agreement]
     for item_task, a, b, n in session.execute(query):
         tables[item_task][(a, b)] += n
     return [agreement_from_counts(t, counts) for t, counts in sorted(tables.items())]
-
-
-def agreement_from_counts(task: str, counts: Mapping[tuple[str, str], int]) -> Agreement:
-    """Cohen's kappa from how often rater A said ``a`` while rater B said ``b``.
-
-    kappa = (p_o - p_e) / (1 - p_e): p_o is the share of items the two labelled alike
-    (observed agreement), p_e the agreement expected by chance, the sum over labels of
-    A's share of that label times B's share of it. 1.0 when p_e is already 1.
-    """
-    n = sum(counts.values())
-    if not n:
-        return Agreement(task, 0, None, None, None)
-    observed = sum(c for (a, b), c in counts.items() if a == b) / n
-    first, second = Counter(), Counter()
-    for (a, b), c in counts.items():
-        first[a] += c
-        second[b] += c
-    expected = sum(first[k] * second[k] for k in first) / (n * n)
-    kappa = 1.0 if expected == 1 else (observed - expected) / (1 - expected)
-    return Agreement(task, n, observed, expected, kappa)
 
 
 # ---------------------------------------------------------------------------- SQL per dialect
