@@ -510,3 +510,51 @@ class GuidelineVersion(Base):
 
     def __repr__(self) -> str:
         return f"GuidelineVersion({self.task!r}, version={self.version})"
+
+
+# ------------------------------------------------- assignments and claims (migration 0011)
+
+
+class Assignment(Base):
+    """An item given to one reviewer by a trainer or admin (``pipeline.store.assignments``):
+    their "next item" offers it first, and other reviewers' "next" skips it until they have
+    answered it. At most one assignee per item; unassigning deletes the row (the audit trail
+    keeps it)."""
+
+    __tablename__ = "assignments"
+
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id"), primary_key=True, autoincrement=False
+    )
+    # "Assigned to me": the reviewer's items, found through this index.
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(64))  # the actor, as the audit names it
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"Assignment(item={self.item_id}, user={self.user_id})"
+
+
+class Claim(Base):
+    """A reviewer's short hold on an open item they opened to answer, until ``expires_at``
+    (``pipeline.store.assignments``): while it is live and the item needs no more answers
+    than its live claims, "next" hands the item to no one else and others' answers are
+    refused. One row per (item, reviewer); an expired row counts for nothing."""
+
+    __tablename__ = "claims"
+
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id"), primary_key=True, autoincrement=False
+    )
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id"), primary_key=True, autoincrement=False, index=True
+    )
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"Claim(item={self.item_id}, user={self.user_id}, until={self.expires_at})"
