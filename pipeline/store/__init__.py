@@ -16,7 +16,8 @@ decisions, agreement), ``users`` (accounts), ``audit`` (the trail and its export
 ``labels_export`` (reviewed labels out as corpus files), ``label_studio`` (Label Studio
 files in), ``rebuttals`` (counter-messages for confirmed narratives), ``rescore``
 (re-scoring after a promotion), ``search`` (accent-insensitive full-text search over items
-and narratives); ``json_array`` reads big JSON arrays, ``_shared`` holds
+and narratives), ``assignments`` (items given to reviewers, claims while answering);
+``json_array`` reads big JSON arrays, ``_shared`` holds
 what the modules share.
 """
 

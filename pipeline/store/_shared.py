@@ -19,14 +19,16 @@ from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from ..errors import KiemtinError
+from ..errors import InputError, KiemtinError
 from ..text.mask import mask_personal_data, same_post_key
 from ..text.similarity import fold, signature
 from . import audit
 from .db import is_postgresql
-from .tables import Answer, Group, Item, User, utcnow
+from .tables import STATUSES, Answer, Group, Item, User, utcnow
 
 IN_CHUNK = 900  # values per SQL IN (...) list, under SQLite's old 999-variable limit
+ANSWERING_ROLES = ("admin", "trainer", "reviewer")
+ADJUDICATING_ROLES = ("admin", "trainer")  # also those who assign items to reviewers
 
 
 class ConflictError(KiemtinError):
@@ -62,6 +64,35 @@ def one_of(session: Session, column, values: Sequence, element_type) -> Iterator
         return
     for chunk in chunks(values):
         yield column.in_(chunk)
+
+
+def queue_filters(
+    task: str | None = None,
+    label: str | None = None,
+    status: str | None = "open",
+    min_risk: float | None = None,
+    max_risk: float | None = None,
+    members: bool = False,
+) -> list:
+    """The conditions on ``Item`` of the queue's filters (``queue.next_items``, search, a
+    filtered assignment): ``task``, ``label`` (the model's), ``status`` (None: any), risk
+    between ``min_risk`` and ``max_risk`` inclusive, and only one item per near-duplicate
+    group (its representative) unless ``members``."""
+    if status is not None and status not in STATUSES:
+        raise InputError("status", expected=f"one of {STATUSES}", found=repr(status),
+                         fix="Filter on one of the listed statuses, or None for all.")
+    conditions = [] if members else [Item.is_representative.is_(True)]
+    if task is not None:
+        conditions.append(Item.task == task)
+    if status is not None:
+        conditions.append(Item.status == status)
+    if label is not None:
+        conditions.append(Item.model_label == label)
+    if min_risk is not None:
+        conditions.append(Item.risk >= min_risk)
+    if max_risk is not None:
+        conditions.append(Item.risk <= max_risk)
+    return conditions
 
 
 # ---------------------------------------------------------------------------- scored records

@@ -4,7 +4,9 @@ and agreement between reviewers.
 ``record_answer`` (optimistic locking on the item's version), ``answer_many`` (one label
 for a chosen set of items, all or nothing), ``undo_answer``, ``adjudicate``,
 ``split_from_group``, ``reopen_item``; ``cohens_kappa`` for agreement between reviewers. Each
-answer records the version of its task's guidelines in force (``guidelines``).
+answer records the version of its task's guidelines in force (``guidelines``), is refused
+while other reviewers' live claims hold the item, and releases the answerer's own claim
+(``assignments``).
 
 Groups are reviewed once, through their representative. When the representative's label is
 decided (its answers agree, or a trainer or admin adjudicates), every open member gets the
@@ -37,8 +39,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
 from ..errors import InputError
-from . import audit, guidelines, webhooks
+from . import assignments, audit, guidelines, webhooks
 from ._shared import (
+    ADJUDICATING_ROLES,
+    ANSWERING_ROLES,
     ConflictError,
     acting_user,
     answer_dict,
@@ -52,8 +56,6 @@ from .db import writing
 from .rebuttals import refuse_if_answered, send_back_to_review
 from .tables import DECIDED, Answer, Group, Item, User, utcnow
 
-ANSWERING_ROLES = ("admin", "trainer", "reviewer")
-ADJUDICATING_ROLES = ("admin", "trainer")
 MAX_NOTE = 5_000  # characters of a reviewer's or adjudicator's note
 MAX_BULK = 500  # items labelled by one ``answer_many``
 
@@ -94,7 +96,8 @@ def record_answer(
     Refused with ConflictError when the item's version changed since (it was decided,
     split, reopened or sent to adjudication; another reviewer's answer that leaves it open
     does not count), when this reviewer already answered it, when it is not open, or
-    when it is a group member (answer its representative). When ``reviews_needed`` answers
+    when it is a group member (answer its representative); ``assignments.ClaimedError`` (a
+    ConflictError) while other reviewers' live claims hold it. When ``reviews_needed`` answers
     are in, the item becomes ``answered`` if they agree (and its group takes the label) or
     ``adjudication`` if they do not. A note longer than MAX_NOTE is an InputError.
     """
@@ -119,6 +122,9 @@ def record_answer(
         ).all()
         if any(reviewer_id == user.id for reviewer_id, _ in prior):
             raise _duplicate_answer(item.id, user.name)
+        # Others' live claims on the answers still needed: theirs to answer (a 409).
+        assignments.refuse_if_held(session, item, user)
+        assignments.release_claim(session, item.id, user)
         before = item_state(item)
         answer = Answer(
             item_id=item.id,

@@ -20,8 +20,9 @@ from sqlalchemy import BigInteger, exists, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InputError
-from ._shared import NotFoundError, one_of
-from .tables import STATUSES, Answer, Item, User
+from . import assignments
+from ._shared import NotFoundError, one_of, queue_filters
+from .tables import STATUSES, Answer, Item, User, utcnow
 
 NEIGHBOUR_WINDOW = 200  # queue positions searched for an item's previous and next
 
@@ -42,6 +43,8 @@ def next_items(
     uncertain_share: float = 0.2,
     offset: int = 0,
     reviewer: str | None = None,
+    assignee: str | None = None,
+    now: datetime | None = None,
 ) -> list[Item]:
     """A page of the queue: the riskiest items first, with about ``uncertain_share`` of the
     places given to the items the model is least sure of (not already chosen).
@@ -49,13 +52,14 @@ def next_items(
     Place ``i`` (from 0) goes to an uncertain item when floor((i+1)·share) > floor(i·share):
     with 0.2, places 4, 9, 14, ... Ties break by newest id. Only one item per near-duplicate
     group appears (its representative). ``label`` filters on the model's label, ``status``
-    (None: any), risk between ``min_risk`` and ``max_risk`` (inclusive); ``reviewer`` leaves
-    out items that user has answered. ``offset`` pages on (deep pages cost more: the order
-    is rebuilt from the top).
+    (None: any), risk between ``min_risk`` and ``max_risk`` (inclusive). ``reviewer``: the
+    items that user may be handed, leaving out those they answered and those held for others
+    (assigned to someone else who has not answered, or claimed by as many others as the
+    answers still needed, at ``now``: ``assignments.held_for_others``). ``assignee``: only the
+    items assigned to that user. ``offset`` pages on (deep pages cost more: the order is
+    rebuilt from the top).
     """
-    if status is not None and status not in STATUSES:
-        raise InputError("status", expected=f"one of {STATUSES}", found=repr(status),
-                         fix="Filter on one of the listed statuses, or None for all.")
+    conditions = queue_filters(task, label, status, min_risk, max_risk)
     if not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise InputError("limit", expected="a whole number from 1 to 1000", found=repr(limit),
                          fix="Ask for a page of at most 1000 items.")
@@ -65,21 +69,13 @@ def next_items(
     if not isinstance(uncertain_share, Real) or not 0 <= uncertain_share <= 1:
         raise InputError("uncertain_share", expected="a number from 0 to 1",
                          found=repr(uncertain_share), fix="Use 0.2 for one place in five.")
-    query = select(Item).where(Item.is_representative.is_(True))
-    if task is not None:
-        query = query.where(Item.task == task)
-    if status is not None:
-        query = query.where(Item.status == status)
-    if label is not None:
-        query = query.where(Item.model_label == label)
-    if min_risk is not None:
-        query = query.where(Item.risk >= min_risk)
-    if max_risk is not None:
-        query = query.where(Item.risk <= max_risk)
+    query = select(Item).where(*conditions)
     if reviewer is not None:
-        user = session.scalars(select(User.id).where(User.name == reviewer)).one_or_none()
+        user = _user_id(session, reviewer)
         answered = exists().where(Answer.item_id == Item.id, Answer.reviewer_id == user)
-        query = query.where(~answered)
+        query = query.where(~answered, ~assignments.held_for_others(user, now or utcnow()))
+    if assignee is not None:
+        query = query.where(assignments.assigned_to(_user_id(session, assignee)))
     total = offset + limit
     n_uncertain = _quota(total, uncertain_share)
     # Each list needs at most ``total`` entries: an entry is only skipped when the other
@@ -106,6 +102,10 @@ def next_items(
     return chosen[offset:]
 
 
+def _user_id(session: Session, name: str) -> int | None:
+    return session.scalars(select(User.id).where(User.name == name)).one_or_none()
+
+
 def _next_untaken(items: Iterator[Item], taken: set[int]) -> Item | None:
     for item in items:
         if item.id not in taken:
@@ -117,15 +117,23 @@ def neighbours(session: Session, item: Item | int, **filters) -> tuple[int | Non
     """The ids before and after ``item`` in its task's open queue (``next_items`` filters).
 
     An item no longer in the queue (just answered) has no previous; its next is the top
-    of the queue, so a reviewer who answers keeps moving.
+    of the queue, so a reviewer who answers keeps moving. With ``reviewer`` (the queue that
+    user may be handed, ``next_items``), the next is the first other item assigned to them,
+    when they have one under these filters.
     """
     item = _item(session, item)
     filters.setdefault("task", item.task)
     ids = [it.id for it in next_items(session, limit=NEIGHBOUR_WINDOW, **filters)]
+    if filters.get("reviewer") is not None:
+        mine = next_items(session, limit=2, assignee=filters["reviewer"], **filters)
+        preferred = next((it.id for it in mine if it.id != item.id), None)
+    else:
+        preferred = None
     if item.id not in ids:
-        return None, next((i for i in ids if i != item.id), None)
+        return None, preferred or next((i for i in ids if i != item.id), None)
     at = ids.index(item.id)
-    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)
+    after = ids[at + 1] if at + 1 < len(ids) else None
+    return (ids[at - 1] if at > 0 else None), preferred or after
 
 
 def tasks(session: Session) -> list[str]:

@@ -37,12 +37,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Join
 
 from ..errors import InputError
+from ._shared import queue_filters
 from .db import is_postgresql
 from .rebuttals import Narrative, _confirmed_query, narratives_of
 from .tables import (
     SEARCH_FTS_TABLE,
     SEARCH_VECTOR_COLUMN,
-    STATUSES,
     Item,
     fold_for_search,
 )
@@ -122,13 +122,7 @@ def search_items(
     """
     words = query_words(query)
     _check_page(limit)
-    if status is not None and status not in STATUSES:
-        raise InputError(
-            "status",
-            expected=f"one of {STATUSES}",
-            found=repr(status),
-            fix="Filter on one of the listed statuses, or None for all.",
-        )
+    conditions = queue_filters(task, label, status, min_risk, max_risk, members)
     for name, value in (("min_risk", min_risk), ("max_risk", max_risk)):
         if value is not None and (not isinstance(value, Real) or not 0 <= value <= 1):
             raise InputError(
@@ -140,19 +134,7 @@ def search_items(
     if not words:
         return SearchPage([], 0, None, words)
     source, match = _searched(session, words, prefix)
-    conditions = [match]
-    if not members:
-        conditions.append(Item.is_representative.is_(True))
-    if task is not None:
-        conditions.append(Item.task == task)
-    if status is not None:
-        conditions.append(Item.status == status)
-    if label is not None:
-        conditions.append(Item.model_label == label)
-    if min_risk is not None:
-        conditions.append(Item.risk >= min_risk)
-    if max_risk is not None:
-        conditions.append(Item.risk <= max_risk)
+    conditions = [match, *conditions]
     page = select(Item).select_from(source).where(*conditions)
     if after is not None:
         risk, last_id = _risk_cursor(after)
