@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import any_, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from ..text.mask import mask_personal_data, same_post_key
 from ..text.similarity import fold, signature
 from . import audit
 from .db import is_postgresql
-from .tables import STATUSES, Answer, Group, Item, User, utcnow
+from .tables import STATUSES, Answer, Assignment, Group, Item, User, utcnow
 
 IN_CHUNK = 900  # values per SQL IN (...) list, under SQLite's old 999-variable limit
 ANSWERING_ROLES = ("admin", "trainer", "reviewer")
@@ -73,11 +73,13 @@ def queue_filters(
     min_risk: float | None = None,
     max_risk: float | None = None,
     members: bool = False,
+    assignee: str | None = None,
 ) -> list:
     """The conditions on ``Item`` of the queue's filters (``queue.next_items``, search, a
     filtered assignment): ``task``, ``label`` (the model's), ``status`` (None: any), risk
-    between ``min_risk`` and ``max_risk`` inclusive, and only one item per near-duplicate
-    group (its representative) unless ``members``."""
+    between ``min_risk`` and ``max_risk`` inclusive, only the items assigned to the user
+    named ``assignee``, and only one item per near-duplicate group (its representative)
+    unless ``members``."""
     if status is not None and status not in STATUSES:
         raise InputError("status", expected=f"one of {STATUSES}", found=repr(status),
                          fix="Filter on one of the listed statuses, or None for all.")
@@ -92,6 +94,11 @@ def queue_filters(
         conditions.append(Item.risk >= min_risk)
     if max_risk is not None:
         conditions.append(Item.risk <= max_risk)
+    if assignee is not None:
+        user_id = select(User.id).where(User.name == assignee).scalar_subquery()
+        conditions.append(
+            exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id)
+        )
     return conditions
 
 

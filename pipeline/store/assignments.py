@@ -82,11 +82,6 @@ class ClaimState:
 # ---------------------------------------------------------------------------- SQL conditions
 
 
-def assigned_to(user_id: int | None):
-    """Condition on ``Item``: assigned to the user ``user_id``."""
-    return exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id)
-
-
 def held_for_others(user_id: int | None, now: datetime):
     """Condition on ``Item``: an open item not to be handed to ``user_id`` now, because it is
     assigned to someone else who has not answered it, or other reviewers' live claims are as
@@ -140,8 +135,8 @@ def _check_ids(item_ids: Sequence[int]) -> list[int]:
     return ids
 
 
-def _assignees_of(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    """The current assignee's name per assigned item among ``ids``."""
+def assignees(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The current assignee's name per assigned item among ``ids`` (a page of the queue)."""
     found: dict[int, str] = {}
     for chunk in chunks(ids):
         rows = session.execute(
@@ -199,7 +194,7 @@ def assign(
 
 def _write(session: Session, ids: list[int], user: User | None, actor: str) -> int:
     """Set (``user``) or remove (None) the assignment of ``ids``, audited per changed item."""
-    before = _assignees_of(session, ids)
+    before = assignees(session, ids)
     target = None if user is None else user.name
     changed = [i for i in ids if before.get(i) != target]
     now = utcnow()
@@ -303,7 +298,7 @@ def unassign(
 
 def assignee_of(session: Session, item_id: int) -> str | None:
     """The name of the reviewer ``item_id`` is assigned to, or None."""
-    return _assignees_of(session, [item_id]).get(item_id)
+    return assignees(session, [item_id]).get(item_id)
 
 
 # ---------------------------------------------------------------------------- claims

@@ -59,7 +59,7 @@ def next_items(
     items assigned to that user. ``offset`` pages on (deep pages cost more: the order is
     rebuilt from the top).
     """
-    conditions = queue_filters(task, label, status, min_risk, max_risk)
+    conditions = queue_filters(task, label, status, min_risk, max_risk, assignee=assignee)
     if not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise InputError("limit", expected="a whole number from 1 to 1000", found=repr(limit),
                          fix="Ask for a page of at most 1000 items.")
@@ -74,8 +74,6 @@ def next_items(
         user = _user_id(session, reviewer)
         answered = exists().where(Answer.item_id == Item.id, Answer.reviewer_id == user)
         query = query.where(~answered, ~assignments.held_for_others(user, now or utcnow()))
-    if assignee is not None:
-        query = query.where(assignments.assigned_to(_user_id(session, assignee)))
     total = offset + limit
     n_uncertain = _quota(total, uncertain_share)
     # Each list needs at most ``total`` entries: an entry is only skipped when the other

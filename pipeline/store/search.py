@@ -112,17 +112,19 @@ def search_items(
     limit: int = 50,
     members: bool = False,
     prefix: bool = True,
+    assignee: str | None = None,
 ) -> SearchPage:
     """Items whose text holds every word of ``query``, the riskiest first, ``limit`` at a time.
 
     The filters are the queue's (``queue.next_items``): ``task``, ``label`` (the model's),
     ``status`` (None: any), risk between ``min_risk`` and ``max_risk`` inclusive, and only one
-    item per near-duplicate group (its representative) unless ``members``. ``after`` is the
+    item per near-duplicate group (its representative) unless ``members``, only the items
+    assigned to ``assignee`` when given. ``after`` is the
     ``next`` of the page before. ``prefix=False`` matches the last word whole, like the others.
     """
     words = query_words(query)
     _check_page(limit)
-    conditions = queue_filters(task, label, status, min_risk, max_risk, members)
+    conditions = queue_filters(task, label, status, min_risk, max_risk, members, assignee)
     for name, value in (("min_risk", min_risk), ("max_risk", max_risk)):
         if value is not None and (not isinstance(value, Real) or not 0 <= value <= 1):
             raise InputError(

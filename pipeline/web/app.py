@@ -31,6 +31,7 @@ from .i18n import ROLES as ROLE_NAMES
 from .i18n import install as install_i18n
 from .routes import accounts as routes_accounts
 from .routes import analysis as routes_analysis
+from .routes import assignments as routes_assignments
 from .routes import rebuttals as routes_rebuttals
 from .routes import review as routes_review
 from .routes import stats as routes_stats
@@ -50,8 +51,10 @@ class WebSettings:
     ``KIEMTIN_DATABASE_URL``, ``KIEMTIN_HTTPS`` (1 when served over HTTPS: secure cookies and
     HSTS), ``KIEMTIN_UNCERTAIN_SHARE`` (share of queue places for the least certain items,
     0.2), ``KIEMTIN_SESSION_IDLE_MINUTES`` (a session unused this long ends, 60) and
-    ``KIEMTIN_SESSION_HOURS`` (no session lives longer, 8) and ``KIEMTIN_LANGUAGE`` (the
-    pages' language for accounts that chose none: vi, the default, or en)."""
+    ``KIEMTIN_SESSION_HOURS`` (no session lives longer, 8), ``KIEMTIN_LANGUAGE`` (the
+    pages' language for accounts that chose none: vi, the default, or en) and
+    ``KIEMTIN_CLAIM_MINUTES`` (how long opening an item to answer holds it for the reviewer,
+    5; ``pipeline.store.assignments``)."""
 
     secret_key: str
     database_url: str
@@ -60,6 +63,7 @@ class WebSettings:
     session_idle_minutes: float = 60.0
     session_hours: float = 8.0
     language: str = DEFAULT_LANGUAGE
+    claim_minutes: float = 5.0
     rate_limit: LoginRateLimiter = field(default_factory=LoginRateLimiter)
 
     def __post_init__(self):
@@ -90,6 +94,13 @@ class WebSettings:
                     found=repr(value),
                     fix="Use e.g. KIEMTIN_SESSION_IDLE_MINUTES=60 KIEMTIN_SESSION_HOURS=8.",
                 )
+        if not 0 < self.claim_minutes <= 24 * 60:
+            raise InputError(
+                "KIEMTIN_CLAIM_MINUTES",
+                expected="a number of minutes above 0, at most 1440 (a day)",
+                found=repr(self.claim_minutes),
+                fix="Use e.g. KIEMTIN_CLAIM_MINUTES=5: long enough to read and answer a post.",
+            )
         if self.session_idle_minutes > self.session_hours * 60:
             raise InputError(
                 "KIEMTIN_SESSION_IDLE_MINUTES",
@@ -117,6 +128,7 @@ class WebSettings:
             session_idle_minutes=_number(env("KIEMTIN_SESSION_IDLE_MINUTES", "60")),
             session_hours=_number(env("KIEMTIN_SESSION_HOURS", "8")),
             language=env("KIEMTIN_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
+            claim_minutes=_number(env("KIEMTIN_CLAIM_MINUTES", "5")),
         )
 
 
@@ -248,7 +260,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     }
     routes_accounts.register(app, login_of=login_of, **tools)
     # Queue, item, answers and audit routes; narratives and rebuttals; the analysis page.
-    for routes in (routes_review, routes_rebuttals, routes_analysis, routes_stats):
+    for routes in (
+        routes_assignments, routes_review, routes_rebuttals, routes_analysis, routes_stats
+    ):
         routes.register(app, **tools)
 
     @app.middleware("http")

@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_stats": frozenset({"admin", "trainer", "reviewer", "analyst"}),
     # The reviewers' guidelines of each task (label definitions and examples).
     "edit_guidelines": frozenset({"admin"}),
+    # Giving items to a reviewer, or taking them back (pipeline.store.assignments).
+    "assign": frozenset({"admin", "trainer"}),
 }
 
 # Where each role lands after logging in: its first page it may see.

@@ -132,6 +132,9 @@ ROUTES = [
     ("POST", "/items/bulk-answer", "answer"),
     ("POST", "/suggestions/{suggestion}/confirm", "answer"),
     ("POST", "/suggestions/{suggestion}/reject", "answer"),
+    ("POST", "/items/assign", "assign"),
+    ("POST", "/items/unassign", "assign"),
+    ("GET", "/queue/next", "view_queue"),
 ]
 
 

@@ -17,8 +17,11 @@ import math
 
 from fastapi import HTTPException
 
+from ...store.tables import STATUSES
 from ..i18n import _, pgettext
 
+ANY_STATUS = "any"  # the queue filter for every status
+ASSIGNED_TO_ME = "me"  # the queue filter ?assigned=me
 MAX_ID = 2**63 - 1  # the largest BIGINT: no stored row has a larger id
 MAX_PAGE = 10_000  # pages of a listing (offset = page * page size)
 # What an id is of, in the reader's language.
@@ -89,3 +92,29 @@ def risk_bound(value: str | None, field: str) -> float | None:
             ),
         )
     return number
+
+
+def queue_filters(params, user) -> tuple[dict, dict]:
+    """The queue's filters from a query string or form (``params``): as the page shows them,
+    and as ``pipeline.store.queue.next_items`` takes them (``assigned=me``: the items
+    assigned to ``user``); a 400 for a status or a risk bound out of range."""
+    filters = {
+        "task": params.get("task") or None,
+        "label": params.get("label") or None,
+        "status": params.get("status") or "open",
+        "min_risk": risk_bound(params.get("min_risk"), "min_risk"),
+        "max_risk": risk_bound(params.get("max_risk"), "max_risk"),
+        "assigned": ASSIGNED_TO_ME if params.get("assigned") == ASSIGNED_TO_ME else None,
+    }
+    if filters["status"] not in (*STATUSES, ANY_STATUS):
+        raise HTTPException(
+            400,
+            _(
+                "Status must be one of %(statuses)s.",
+                statuses=", ".join((*STATUSES, ANY_STATUS)),
+            ),
+        )
+    chosen = {k: v for k, v in filters.items() if k != "assigned"}
+    chosen["status"] = None if filters["status"] == ANY_STATUS else filters["status"]
+    chosen["assignee"] = user.name if filters["assigned"] else None
+    return filters, chosen

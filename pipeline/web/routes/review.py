@@ -27,14 +27,13 @@ from ...tasks import load_task
 from ..highlight import highlight, reasons
 from ..i18n import LabelName, _, pgettext
 from ..security import safe_next
-from .params import MAX_ID, WHAT, known_id, risk_bound
+from . import assignments as work
+from .params import MAX_ID, STATUSES, WHAT, known_id, queue_filters
 from .search_box import search_cursor, search_query, searched
 
 QUEUE_PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 200
 EXCERPT = 160
-STATUSES = ("open", "answered", "adjudication", "done")
-ANY_STATUS = "any"  # the queue filter for every status
 BULK_ANSWER_PATH = "/items/bulk-answer"  # the queue's form that labels the chosen items
 
 
@@ -43,7 +42,7 @@ def _excerpt(text: str) -> str:
 
 
 def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> None:
-    from ...store import answers, audit, group_suggestions, guidelines, queue
+    from ...store import answers, assignments, audit, group_suggestions, guidelines, queue
     from ...store.rebuttals import dependent_rebuttals
     from ...store.rescore import recent_jobs
     from ...store.search import search_items
@@ -52,29 +51,15 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     def path(name: str, **params) -> str:
         return str(app.url_path_for(name, **params))
 
-    def queue_items(session, request: Request) -> tuple[list[Item], dict, dict | None]:
+    def queue_items(
+        session, request: Request, user
+    ) -> tuple[list[Item], dict, dict | None]:
         """The queue page's items and filters. With words in the search box (``q``), the
         items whose text holds them (accent-insensitive, ``pipeline.store.search``) under the
         same filters, a page at a time (``after``: the cursor of the page before), and the
         search (its query, total and next cursor); else the queue's order, as without."""
         q = request.query_params
-        filters = {
-            "task": q.get("task") or None,
-            "label": q.get("label") or None,
-            "status": q.get("status") or "open",
-            "min_risk": risk_bound(q.get("min_risk"), "min_risk"),
-            "max_risk": risk_bound(q.get("max_risk"), "max_risk"),
-        }
-        if filters["status"] not in (*STATUSES, ANY_STATUS):
-            raise HTTPException(
-                400,
-                _(
-                    "Status must be one of %(statuses)s.",
-                    statuses=", ".join((*STATUSES, ANY_STATUS)),
-                ),
-            )
-        status = None if filters["status"] == ANY_STATUS else filters["status"]
-        chosen = {**filters, "status": status}
+        filters, chosen = queue_filters(q, user)
         query = search_query(q.get("q"))
         if query:
             after = search_cursor(q.get("after"))
@@ -91,8 +76,9 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
     def queue_page(request: Request):
         user = require(request, "view_queue")
         with db() as session:
-            items, filters, search = queue_items(session, request)
+            items, filters, search = queue_items(session, request, user)
             sizes = queue.group_sizes(session, items)
+            given = assignments.assignees(session, [it.id for it in items])
             rows = [
                 {
                     "id": it.id,
@@ -105,6 +91,8 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                     "group_size": sizes[it.id],
                     "version": it.version,
                     "url": path("item_page", item_id=it.id),
+                    # Named to those who assign and to the assignee (blind reviews stay so).
+                    "assignee": work.assignee_shown(given.get(it.id), user),
                 }
                 for it in items
             ]
@@ -131,6 +119,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             ]
             # Shown once items have two independent answers (KIEMTIN_REVIEWS_NEEDED >= 2).
             agreement = [a for a in (answers.cohens_kappa(session, t) for t in tasks) if a.items]
+            distribution = work.queue_context(session, user, request)
         return render(
             request,
             "queue.html",
@@ -143,6 +132,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             agreement=agreement,
             jobs=jobs,
             bulk_url=BULK_ANSWER_PATH,
+            **distribution,
         )
 
     @app.get("/items/{item_id}", name="item_page")
@@ -155,19 +145,24 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 raise HTTPException(
                     404, _("There is no %(what)s %(id)s.", what=WHAT["item"], id=item_id)
                 )
-            # Disagreements are worked through among themselves (j/k), open items in the queue.
-            prev_id, next_id = queue.neighbours(
-                session,
-                item,
-                uncertain_share=app.state.settings.uncertain_share,
-                status="adjudication" if item.status == "adjudication" else "open",
-            )
-            prev_id = _previous(request, item.id, after, prev_id)
             given = [
                 {"reviewer": a.reviewer.name, "label": a.label, "note": a.note}
                 for a in item.answers
             ]
             mine = any(a["reviewer"] == user.name for a in given)
+            # Opening an open item to answer holds it for this reviewer a few minutes.
+            claim = work.claim_on_open(session, app, user, item, mine)
+            # Disagreements are worked through among themselves (j/k), open items in the queue
+            # this reviewer may be handed (theirs first; not those held for others).
+            adjudicating = item.status == "adjudication"
+            prev_id, next_id = queue.neighbours(
+                session,
+                item,
+                uncertain_share=app.state.settings.uncertain_share,
+                status="adjudication" if adjudicating else "open",
+                reviewer=None if adjudicating else user.name,
+            )
+            prev_id = _previous(request, item.id, after, prev_id)
             # Approved or published rebuttals answer this label: it is reopened, not undone.
             dependents = dependent_rebuttals(session, item)
             known = _known(item.task)
@@ -189,7 +184,9 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                 "labels": list(load_task(item.task).labels) if known else sorted(item.proba),
                 "guidelines": guidelines.current_guidelines(session, item.task) if known else None,
                 "guidelines_url": path("guidelines_page", task=item.task) if known else None,
-                "answerable": item.status == "open" and not mine,
+                "answerable": item.status == "open" and not mine and not claim["holders"],
+                "claim": claim,
+                "assignment": work.item_assignment(session, user, item),
                 "adjudicable": item.status == "adjudication",
                 "answers": given,
                 "members": [
@@ -242,7 +239,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         return queue_prev
 
     def _after_write(
-        request: Request, item_id: int, message, label: str, status: str = "open"
+        request: Request, user, item_id: int, message, label: str, status: str = "open"
     ):
         """Flash ``message`` (its ``label`` shown by its task's name for it), remember the item
         as just answered (``k`` comes back to it) and go on to the next item of ``status``
@@ -256,6 +253,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
                     item,
                     uncertain_share=app.state.settings.uncertain_share,
                     status=status,
+                    reviewer=user.name if status == "open" else None,
                 )
                 if item
                 else (None, None)
@@ -282,7 +280,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         known_id(item_id, "item")
         store_call(answers.record_answer, item_id, user.name, label, version, note or None)
         return _after_write(
-            request, item_id, _("Item %(id)s: answered %(label)s.", id=item_id), label
+            request, user, item_id, _("Item %(id)s: answered %(label)s.", id=item_id), label
         )
 
     def _item_action(
@@ -371,6 +369,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         store_call(answers.adjudicate, item_id, user.name, label, version)
         return _after_write(
             request,
+            user,
             item_id,
             _("Item %(id)s: decided %(label)s.", id=item_id),
             label,
