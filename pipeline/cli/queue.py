@@ -1,4 +1,5 @@
-"""``kiemtin queue``: the review queue (add scored posts, re-score, background jobs)."""
+"""``kiemtin queue``: the review queue (add scored posts, re-score, background jobs, assign
+items to reviewers)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,20 @@ def add_parser(subparsers, parents: Parents) -> None:
     qr.add_argument("--batch-size", type=count(1), default=500, help="items per batch")
     qr.add_argument("--workers", type=count(0), default=1, help="processes for word segmentation")
     q_sub.add_parser("jobs", parents=[common], help="recent background jobs and their progress")
+    qs = q_sub.add_parser(
+        "assign",
+        parents=[common],
+        help="give open items to a reviewer (chosen ids, or every one under the filters)",
+    )
+    who = qs.add_mutually_exclusive_group(required=True)
+    who.add_argument("--to", help="the reviewer's account name")
+    who.add_argument("--unassign", action="store_true", help="take the items back (needs --ids)")
+    qs.add_argument("--ids", type=count(1), nargs="+", help="the items (else: the filters)")
+    qs.add_argument("--task", help="only this task's open items")
+    qs.add_argument("--label", help="only items the model gave this label")
+    qs.add_argument("--min-risk", type=float, help="only items at least this risky")
+    qs.add_argument("--max-risk", type=float, help="only items at most this risky")
+    qs.add_argument("--query", help="only items whose text holds these words")
 
 
 def handle(args) -> int:
@@ -37,6 +52,8 @@ def handle(args) -> int:
         return _rescore(args)
     if args.queue_command == "jobs":
         return _jobs()
+    if args.queue_command == "assign":
+        return _assign(args)
     add_scored_file_from_cli(args.scored, args.reviews_needed)
     return 0
 
@@ -110,4 +127,29 @@ def _jobs() -> int:
                 f"{job.id}\t{job.kind}\t{job.task}\t{job.model_version}\t{job.status}\t"
                 f"{job.done}/{job.total}{error}"
             )
+    return 0
+
+
+def _assign(args) -> int:
+    from ..errors import InputError
+    from ..store import assignments
+
+    _, _, sessions = open_store()
+    actor = cli_actor()
+    with sessions() as session:
+        if args.unassign:
+            if not args.ids:
+                raise InputError("--unassign", expected="--ids of the items to take back",
+                                 found="no --ids", fix="Add --ids 12 13 ...")
+            n = assignments.unassign(session, args.ids, actor, operator=True)
+            print(f"kiemtin: took {n:,} items back", file=sys.stderr)
+            return 0
+        if args.ids:
+            n = assignments.assign(session, args.ids, args.to, actor, operator=True)
+        else:
+            n = assignments.assign_filtered(
+                session, args.to, actor, operator=True, query=args.query, task=args.task,
+                label=args.label, min_risk=args.min_risk, max_risk=args.max_risk,
+            )
+    print(f"kiemtin: gave {n:,} items to {args.to}", file=sys.stderr)
     return 0

@@ -73,3 +73,32 @@ def test_to_queue_needs_a_jsonl_output_file(store_env, tiny_models_root, capsys)
         ]
     )
     assert code == 2 and "-o OUTPUT.jsonl" in capsys.readouterr().err
+
+
+def test_a_team_lead_assigns_items_from_the_command_line(store_env, capsys):
+    from pipeline.store.assignments import assignee_of
+    from pipeline.store.intake import add_scored
+    from pipeline.store.users import add_user
+    from tests.store.conftest import scored
+
+    assert main(["db", "upgrade"]) == 0
+    engine = make_engine(store_env)
+    sessions = session_factory(engine)
+    with sessions() as s:
+        add_user(s, "lan", "reviewer", "a long enough password")
+    add_scored(engine, [scored("a", "Tin giả về vắc xin lan nhanh", hostile=(0.1, 0.1, 0.8)),
+                        scored("b", "Hôm nay trời đẹp, cả nhà đi chơi")], actor="test")
+    with sessions() as s:
+        ids = {it.source_id: it.id for it in s.query(Item)}
+    assert main(["queue", "assign", "--to", "lan", "--task", "hostile", "--min-risk", "0.5"]) == 0
+    assert "gave 1 items to lan" in capsys.readouterr().err
+    with sessions() as s:
+        assert (assignee_of(s, ids["a"]), assignee_of(s, ids["b"])) == ("lan", None)
+    assert main(["queue", "assign", "--to", "lan", "--ids", str(ids["b"])]) == 0
+    assert main(["queue", "assign", "--unassign", "--ids", str(ids["a"]), str(ids["b"])]) == 0
+    assert "took 2 items back" in capsys.readouterr().err
+    assert main(["queue", "assign", "--to", "nobody", "--ids", str(ids["a"])]) != 0
+    assert "no user named 'nobody'" in capsys.readouterr().err
+    with sessions() as s:
+        assert assignee_of(s, ids["a"]) is None
+    engine.dispose()
