@@ -121,7 +121,14 @@ def neighbours(session: Session, item: Item | int, **filters) -> tuple[int | Non
     """
     item = _item(session, item)
     filters.setdefault("task", item.task)
-    ids = [it.id for it in next_items(session, limit=NEIGHBOUR_WINDOW, **filters)]
+    status = filters.get("status", "open")
+    # An item not in the queue (the one just answered) needs only the top of it, not the
+    # window: the answer's redirect read 400 items for one id.
+    queued = item.is_representative and status in (None, item.status)
+    ids = [
+        it.id
+        for it in next_items(session, limit=NEIGHBOUR_WINDOW if queued else 2, **filters)
+    ]
     if filters.get("reviewer") is not None:
         mine = next_items(session, limit=2, assignee=filters["reviewer"], **filters)
         preferred = next((it.id for it in mine if it.id != item.id), None)

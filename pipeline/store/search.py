@@ -16,8 +16,16 @@ time with a cursor (keyset pagination on (risk, id)): ``SearchPage.next`` goes i
 for the page beyond. Not by relevance rank: a rank is computed over every match before the
 first page can be cut, and FTS5's bm25 changes as items are added, so a cursor on it could
 repeat or skip items; risk is stored, so each page is a range that stays put (an item
-re-scored between two pages may move past the cursor, as in the queue). ``total`` counts all
-matches of the query and filters.
+re-scored between two pages may move past the cursor, as in the queue). ``total`` counts the
+matches of the query and filters up to ``EXACT_TOTAL``; beyond that the page says so
+(``total_capped``: "1,000+"), since an exact count of a common word costs a read of every
+match, which is what a page of the riskiest 50 must not (1,000,000 posts:
+benchmarks/queue_latency.py).
+
+Two plans give the same rows. A query the index matches rarely reads its matches and sorts
+them by risk. A broad one (more than ``BROAD_MATCHES`` matches in the index) walks the queue's
+risk indexes, one per status, and keeps the items among the matches: about
+``limit`` x items / matches steps instead of a sort of every match.
 
     page = search_items(session, "tin giả", task="hostile")
     more = search_items(session, "tin giả", task="hostile", after=page.next)
@@ -31,7 +39,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from numbers import Real
 
-from sqlalchemy import and_, column, func, literal_column, or_, select, table
+from sqlalchemy import (
+    and_,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Join
@@ -43,12 +62,15 @@ from .rebuttals import Narrative, _confirmed_query, narratives_of
 from .tables import (
     SEARCH_FTS_TABLE,
     SEARCH_VECTOR_COLUMN,
+    STATUSES,
     Item,
     fold_for_search,
 )
 
 MAX_LIMIT = 500
 MAX_WORDS = 20  # words in one query; each is one more index lookup
+EXACT_TOTAL = 1000  # matches counted exactly; past it the total is "1,000+"
+BROAD_MATCHES = 2000  # index matches above which a search walks the risk order (SQLite)
 _WORD = re.compile(r"[a-z0-9]+")  # all that fold_for_search leaves
 _FTS = table(SEARCH_FTS_TABLE, column("rowid"))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -56,13 +78,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class SearchPage:
-    """A page of matching items, how many match in all, the cursor of the next page (None on
-    the last) and the words searched for (after folding; empty: nothing was searched)."""
+    """A page of matching items, how many match in all (``total_capped``: at least that many,
+    the count stopped at ``EXACT_TOTAL``), the cursor of the next page (None on the last) and
+    the words searched for (after folding; empty: nothing was searched)."""
 
     items: list[Item]
     total: int
     next: str | None
     words: tuple[str, ...]
+    total_capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,18 +160,60 @@ def search_items(
     if not words:
         return SearchPage([], 0, None, words)
     source, match = _searched(session, words, prefix)
-    conditions = [match, *conditions]
-    page = select(Item).select_from(source).where(*conditions)
+    beyond = []
     if after is not None:
-        risk, last_id = _risk_cursor(after)
-        page = page.where(or_(Item.risk < risk, and_(Item.risk == risk, Item.id < last_id)))
-    page = page.order_by(Item.risk.desc(), Item.id.desc()).limit(limit + 1)
-    items = list(session.scalars(page))
-    total = session.scalar(select(func.count()).select_from(source).where(*conditions))
+        beyond.append(tuple_(Item.risk, Item.id) < tuple_(*_risk_cursor(after)))
+    if _is_broad(session, match):
+        items = _walk_risk_order(session, match, conditions + beyond, status, limit + 1)
+    else:
+        page = select(Item).select_from(source).where(match, *conditions, *beyond)
+        page = page.order_by(Item.risk.desc(), Item.id.desc()).limit(limit + 1)
+        items = list(session.scalars(page))
+    counted = select(literal(1)).select_from(source).where(match, *conditions)
+    total = session.scalar(
+        select(func.count()).select_from(counted.limit(EXACT_TOTAL + 1).subquery())
+    )
     more = len(items) > limit
     items = items[:limit]
     cursor = f"{items[-1].risk!r}_{items[-1].id}" if more else None
-    return SearchPage(items, total, cursor, words)
+    return SearchPage(
+        items, min(total, EXACT_TOTAL), cursor, words, total_capped=total > EXACT_TOTAL
+    )
+
+
+def _is_broad(session: Session, match) -> bool:
+    """Whether the index holds more than ``BROAD_MATCHES`` matches (SQLite; PostgreSQL's
+    planner weighs its own statistics). Reading the index alone costs little; it is the
+    look-ups of the matching items that a broad search must not make."""
+    if is_postgresql(session):
+        return False
+    found = select(_FTS.c.rowid).where(match).limit(BROAD_MATCHES + 1).subquery()
+    return session.scalar(select(func.count()).select_from(found)) > BROAD_MATCHES
+
+
+def _walk_risk_order(session: Session, match, conditions, status: str | None, limit: int):
+    """The riskiest ``limit`` items that match, read down the risk index of each status (the
+    queue's, ``ix_items_queue_risk`` or ``ix_items_status_risk``) and merged. ``+items.id``
+    keeps SQLite from driving the search from the id instead, which would read every match.
+    """
+    items = Item.__table__
+    matching = literal_column(f"+{items.name}.id").in_(select(_FTS.c.rowid).where(match))
+    parts = []
+    for one in (status,) if status is not None else STATUSES:
+        part = (
+            select(items.c.id, items.c.risk)
+            .where(Item.status == one, matching, *conditions)
+            .order_by(Item.risk.desc(), Item.id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        parts.append(select(part.c.id, part.c.risk))  # SQLite: no LIMIT inside a UNION
+    merged = union_all(*parts).subquery()
+    ids = session.scalars(
+        select(merged.c.id).order_by(merged.c.risk.desc(), merged.c.id.desc()).limit(limit)
+    ).all()
+    by_id = {it.id: it for it in session.scalars(select(Item).where(Item.id.in_(ids)))}
+    return [by_id[i] for i in ids]
 
 
 def search_narratives(

@@ -138,6 +138,67 @@ def test_pages_beyond_the_first_repeat_and_miss_nothing(session):
     assert seen == sorted(matching, key=lambda i: matching[i], reverse=True)  # risk, then id
 
 
+def test_a_broad_search_walks_the_risk_order_to_the_same_pages(session, monkeypatch):
+    """The plan for a word the index matches often (the risk indexes walked per status) and
+    the plan for a rare one (matches sorted) give the same items, in the same order, across
+    statuses, tasks, filters and pages."""
+    rows = vihsd_rows("train", 300)
+    risks = [(0.5, 0.3, 0.2), (0.2, 0.4, 0.4), (0.9, 0.05, 0.05), (0.3, 0.3, 0.4)]
+    records = [
+        scored(
+            r["id"],
+            f"{r['text']} tin giả",
+            hostile=risks[i % 4],
+            false=(0.4, 0.6) if i % 5 == 0 else None,
+        )
+        for i, r in enumerate(rows)
+    ]
+    records += [scored(f"other-{i}", f"bài số {i} không liên quan") for i in range(30)]
+    add_scored(session, records, actor="t")
+    add_user(session, "lan", "reviewer", "lan's long password")
+    for n, item in enumerate(session.query(Item).filter_by(task="hostile").limit(40)):
+        record_answer(session, item.id, "lan", "clean", None)  # some items leave "open"
+        if n >= 30:
+            break
+    assert {s for (s,) in session.query(Item.status).distinct()} > {"open"}
+
+    def pages(**filters):
+        seen, after = [], None
+        while True:
+            page = search_items(session, "tin gia", after=after, limit=40, prefix=False, **filters)
+            seen.append((_ids(page), page.total))
+            after = page.next
+            if after is None:
+                return seen
+
+    for filters in (
+        {},
+        {"task": "hostile"},
+        {"status": "open"},
+        {"task": "false"},
+        {"task": "hostile", "status": "answered", "label": "clean"},
+        {"min_risk": 0.5, "members": True},
+    ):
+        monkeypatch.setattr(pipeline.store.search, "BROAD_MATCHES", 10**9)
+        sorted_plan = pages(**filters)
+        monkeypatch.setattr(pipeline.store.search, "BROAD_MATCHES", 5)
+        assert pages(**filters) == sorted_plan, filters
+        assert sum(len(ids) for ids, _ in sorted_plan) == sorted_plan[0][1] > 0, filters
+
+
+def test_a_total_past_the_exact_count_is_a_lower_bound(session, monkeypatch):
+    rows = vihsd_rows("train", 25)
+    add_scored(session, [scored(r["id"], f"{r['text']} tin giả") for r in rows], actor="t")
+    add_scored(session, [scored("rare", "tin giả hiếm có khó tìm")], actor="t")
+    page = search_items(session, "tin gia")
+    assert (page.total, page.total_capped) == (26, False)
+    monkeypatch.setattr(pipeline.store.search, "EXACT_TOTAL", 10)
+    page = search_items(session, "tin gia", limit=5)
+    assert (page.total, page.total_capped, len(page.items)) == (10, True, 5)
+    rare = search_items(session, "tin gia hiem")
+    assert (rare.total, rare.total_capped, _found(rare)) == (1, False, ["rare"])
+
+
 def test_input_that_is_database_syntax_is_searched_as_text_or_ignored(stocked):
     for query in (
         '"',
