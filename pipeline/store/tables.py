@@ -140,6 +140,8 @@ class Item(Base):
         # The same orders across all tasks (migration 0002).
         Index("ix_items_status_risk", "status", "risk", "id"),
         Index("ix_items_status_uncertainty", "status", "uncertainty", "id"),
+        # The statistics' window of days (migration 0012).
+        Index("ix_items_decided_at", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -253,7 +255,10 @@ class Answer(Base):
     """One reviewer's label for one item, with what the model said at that moment."""
 
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("item_id", "reviewer_id"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "reviewer_id"),
+        Index("ix_answers_created_at", "created_at"),  # the statistics (migration 0012)
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"))
