@@ -251,6 +251,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             return fn(session, *args, **kwargs)
 
     install_error_pages(app, render, language_of)
+    app.state.language_of = language_of  # files made for the reader (rebuttal packs)
     tools = {
         "db": db,
         "render": render,

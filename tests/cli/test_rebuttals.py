@@ -47,7 +47,10 @@ def test_approval_rights_and_a_pack_export(store_env, tmp_path, monkeypatch, cap
     assert main(["rebuttals", "export", str(group_id), "-o", str(out)]) == 0
     md = (out / f"narrative-{group_id}.md").read_text(encoding="utf-8")
     html = (out / f"narrative-{group_id}.html").read_text(encoding="utf-8")
-    assert "Không quy chụp" in md and "**Sai.** <i>x</i>" in md and "approved by khoa" in md
+    assert "Không quy chụp" in md and "**Sai.** <i>x</i>" in md and "khoa phê duyệt" in md
+    assert main(["rebuttals", "export", str(group_id), "-o", str(tmp_path / "en"),
+                 "--language", "en"]) == 0
+    assert "approved by khoa" in (tmp_path / "en" / f"narrative-{group_id}.md").read_text("utf-8")
     assert "&lt;b&gt;miền đó&lt;/b&gt;" in html and "<strong>Sai.</strong> &lt;i&gt;x" in html
     assert "0912345678" not in md + html
     before = {p.name: p.read_bytes() for p in out.iterdir()}

@@ -164,8 +164,13 @@ def test_near_duplicates_join_the_narrative_and_the_pack_quotes_them_safely(team
 
     pack = rb.group_pack(session, draft.group_id)
     assert pack.posts == 2 and len(pack.examples) == 1 and len(pack.rebuttals) == 1
-    md, html = pack_markdown(pack), pack_html(pack)
-    assert "Bộ Y tế chưa từng xác nhận" in md and "approved by khoa" in md
+    md, html = pack_markdown(pack), pack_html(pack)  # in Vietnamese unless asked
+    assert "Bộ Y tế chưa từng xác nhận" in md and "khoa phê duyệt lúc" in md
+    assert md.startswith(f"# Luận điệu {pack.group_id} (tin sai lệch: không đáng tin)\n")
+    assert '<html lang="vi">' in html and "<h2>Luận điệu</h2>" in html
+    english = pack_markdown(pack, "en")
+    assert "approved by khoa" in english and "## The narrative" in english
+    assert '<html lang="en">' in pack_html(pack, "en")
     assert "0912345678" not in md + html and "•" * 10 in md  # personal data stays masked
     # Markdown: posts sit in code blocks; HTML: posts and the rebuttal's raw HTML are text.
     assert "```text\n" + pack.representative + "\n```" in md

@@ -131,6 +131,23 @@ def test_pages_by_cursor_neither_repeat_nor_miss(as_user, many):
     assert seen == sorted(many, key=lambda i: many[i], reverse=True)
 
 
+def test_a_count_past_the_exact_total_says_more_than(as_user, many, monkeypatch):
+    import pipeline.store.search
+
+    monkeypatch.setattr(pipeline.store.search, "EXACT_TOTAL", 100)
+    monkeypatch.setattr(pipeline.store.search, "BROAD_MATCHES", 10)  # the risk-order walk
+    reviewer = as_user("reviewer")
+    first = reviewer.get("/queue?q=tin+gia&task=hostile")
+    assert "More than 100 results for" in first.text
+    assert len(_ids(first.text)) == 50
+    seen, url = [], "/queue?q=tin+gia&task=hostile"
+    while url:
+        page = reviewer.get(url)
+        seen += _ids(page.text)
+        url = _next(page.text)
+    assert seen == sorted(many, key=lambda i: many[i], reverse=True)  # every page still there
+
+
 @pytest.mark.parametrize(
     "after",
     [

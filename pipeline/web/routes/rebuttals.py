@@ -303,7 +303,7 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
         known_id(group_id, "narrative group")
         pack = store_call(rb.group_pack, group_id)
         return Response(
-            pack_zip(pack),
+            pack_zip(pack, request.app.state.language_of(request)),
             media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{pack.stem}.zip"'},
         )

@@ -66,7 +66,13 @@ def register(app: FastAPI, *, db, render, require, check_csrf, store_call) -> No
             found = searched(
                 search_items, session, query, after=after, limit=QUEUE_PAGE_SIZE, **chosen
             )
-            search = {"query": query, "total": found.total, "next": found.next, "after": after}
+            search = {
+                "query": query,
+                "total": found.total,
+                "capped": found.total_capped,
+                "next": found.next,
+                "after": after,
+            }
             return found.items, filters, search
         share = app.state.settings.uncertain_share
         items = queue.next_items(session, limit=QUEUE_PAGE_SIZE, uncertain_share=share, **chosen)
