@@ -3,8 +3,8 @@ Chromium driven by Playwright): nothing scrolls sideways, the queue turns into c
 phone with buttons a thumb can reach (44px and taller), and the colours follow the system's
 dark theme.
 
-Screenshots of the queue and item pages at both sizes, in Vietnamese and English, go to the
-test's output folder (a copy is in pipeline/web/screenshots/ for the README). Without
+Screenshots of every main page at both sizes, in Vietnamese and English, go to the test's
+output folder (a copy is in pipeline/web/screenshots/ for the README). Without
 Chromium the test skips, unless ``CI`` is set: then it fails.
 """
 
@@ -68,6 +68,9 @@ def server(tmp_path):
             "rebuttal": f"/rebuttals/{draft.id}",
             "analysis": "/analysis",
             "accounts": "/admin/users",
+            "stats": "/stats",
+            "audit": "/audit",
+            "guidelines": "/admin/guidelines/hostile",
         }
     app = create_app(WebSettings(secret_key="m" * 40, database_url=url))  # Vietnamese
     with serving(app) as base:
@@ -104,6 +107,12 @@ def test_main_pages_fit_a_phone_and_a_laptop_and_follow_the_dark_theme(server):
             page = browser.new_context(viewport=viewport, color_scheme="light").new_page()
             page.goto(f"{base}/login")
             assert page.evaluate(SIDEWAYS) <= 0, f"login at {size}px scrolls sideways"
+            page.screenshot(path=SHOTS / f"login-{size}-vi.png")
+            page.click("header [data-language]")  # English before logging in, then back
+            page.wait_for_function("document.documentElement.lang === 'en'")
+            page.screenshot(path=SHOTS / f"login-{size}-en.png")
+            page.click("header [data-language]")
+            page.wait_for_function("document.documentElement.lang === 'vi'")
             log_in(page, base, "thu")
             for name, path in pages.items():
                 page.goto(base + path)
@@ -127,9 +136,10 @@ def test_main_pages_fit_a_phone_and_a_laptop_and_follow_the_dark_theme(server):
                     page.click("header [data-language]")
                     page.wait_for_url(f"{base}{pages['queue']}")
                     assert page.locator("html").get_attribute("lang") == "en"
-                for name in ("queue", "item"):
-                    page.goto(base + pages[name])
-                    page.screenshot(path=SHOTS / f"{name}-{size}-{language}.png")
+                for name, path in pages.items():
+                    page.goto(base + path)
+                    slug = name.replace(" ", "-")
+                    page.screenshot(path=SHOTS / f"{slug}-{size}-{language}.png")
             page.click("header [data-language]")  # back to Vietnamese for the next size
             page.wait_for_function("document.documentElement.lang === 'vi'")
             page.context.close()
