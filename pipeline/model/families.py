@@ -11,12 +11,14 @@ from pathlib import Path
 
 from ..errors import ModelDirError
 from .base import Scorer
+from .ensemble import EnsembleScorer
 from .linear import LinearScorer
 from .transformer import TransformerScorer
 
 SCORERS: dict[str, type[Scorer]] = {
     LinearScorer.family: LinearScorer,
     TransformerScorer.family: TransformerScorer,
+    EnsembleScorer.family: EnsembleScorer,
 }
 FAMILY_NAMES = tuple(SCORERS)  # linear first: the default
 

@@ -8,6 +8,7 @@ queue can be merged into the training data (``reviews``; see ``pipeline.training
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -20,10 +21,8 @@ from ..errors import CorpusError, InputError
 from ..model import registry
 from ..model.card import write_model_card
 from ..model.directory import METRICS_FILE, load_model, read_config, save_model, write_json
-from ..model.families import FAMILY_NAMES, scorer_class
-from ..model.linear import LinearScorer
+from ..model.families import FAMILY_NAMES, SCORERS, scorer_class
 from ..model.transformer import (
-    TransformerScorer,
     hold_out_dev,
     last_checkpoint,
     require_libraries,
@@ -118,9 +117,10 @@ def train_model(
     ``reviews`` (an export file or a database URL) merges reviewed labels into training.
     ``family`` picks the model family (``name`` defaults to it); ``hyperparameters`` go to
     its scorer (linear: ``C``, ``cv_folds``; transformer: ``base_model``,
-    ``segmented_input``, ``max_length``, ``epochs``, ...). The linear family fits train and
-    dev together; the transformer family fits train and keeps the dev split for early
-    stopping and calibration (a corpus without one: a seeded, stratified 10% of train).
+    ``segmented_input``, ``max_length``, ``epochs``, ...; ensemble: ``members``). The linear
+    family fits train and dev together; a family whose ``fit`` takes a dev set (transformer:
+    early stopping and calibration; ensemble: the members' mix) fits train and keeps the dev
+    split for that (a corpus without one: a seeded, stratified 10% of train).
     ``family_options`` say how a transformer is fitted, not what it is: ``work_dir`` (its
     checkpoints; default ``out/train/<task>-<name>``) and ``resume`` (continue from the last
     checkpoint there).
@@ -130,7 +130,7 @@ def train_model(
             "--family",
             expected=f"one of {list(FAMILIES)}",
             found=repr(family),
-            fix="Pick linear (the default) or transformer.",
+            fix=f"Pick one of {', '.join(FAMILIES)} (linear is the default).",
         )
     name = name or family
     task = load_task(task_name)
@@ -164,12 +164,14 @@ def train_model(
     train_prepared, test_prepared = prepared[: len(train_texts)], prepared[len(train_texts) :]
 
     dev = None
-    if family == "transformer":
-        scorer, train_labels, dev = _fit_transformer(
-            task, name, train_prepared, train_labels, split_sizes, hyperparameters, family_options
+    scorer = SCORERS[family](task, **(hyperparameters or {}))
+    if "dev" in inspect.signature(scorer.fit).parameters:
+        # transformer, ensemble: the dev split stops, calibrates and mixes
+        fit_options = family_options if family == "transformer" else {}
+        train_labels, dev = _fit_with_dev(
+            scorer, train_prepared, train_labels, split_sizes, fit_options
         )
     else:
-        scorer = LinearScorer(task, **(hyperparameters or {}))
         log.info("fitting %s on %d texts", scorer.family, len(train_texts))
         scorer.fit(train_prepared, train_labels)
 
@@ -264,12 +266,12 @@ def _transformer_options(
     return {"work_dir": Path(work_dir), "resume": resume}
 
 
-def _fit_transformer(task, name, prepared, labels, split_sizes, hyperparameters, options):
-    """Fine-tune on train; the dev split (or a held-out part of train) stops and calibrates.
-
-    Returns the scorer, the labels it was fitted on and what the dev set was.
-    """
-    scorer = TransformerScorer(task, **(hyperparameters or {}))
+def _fit_with_dev(scorer, prepared, labels, split_sizes, fit_options):
+    """Fit a family that keeps a dev set (early stopping, calibration, an ensemble's mix) on
+    train, with the corpus's dev split as that set, or a held-out part of train (the
+    scorer's ``dev_fraction``, stratified, its ``seed``). Returns the labels it was fitted
+    on and what the dev set was."""
+    task = scorer.task
     if "dev" in split_sizes:
         start = split_sizes["train"]
         dev_idx = list(range(start, start + split_sizes["dev"]))
@@ -283,21 +285,27 @@ def _fit_transformer(task, name, prepared, labels, split_sizes, hyperparameters,
     in_dev = set(dev_idx)
     fit_idx = [i for i in range(len(labels)) if i not in in_dev]
     dev_labels = [labels[i] for i in dev_idx]
-    log.info("fine-tuning on %d texts, dev %d (%s)", len(fit_idx), len(dev_idx), source)
+    log.info(
+        "fitting %s on %d texts, dev %d (%s)", scorer.family, len(fit_idx), len(dev_idx), source
+    )
     scorer.fit(
         [prepared[i] for i in fit_idx],
         [labels[i] for i in fit_idx],
         dev=([prepared[i] for i in dev_idx], dev_labels),
-        work_dir=options["work_dir"],
-        resume=options["resume"],
+        **fit_options,
+    )
+    used_for = (
+        "the mixing weights, calibration and decision weights"
+        if scorer.family == "ensemble"
+        else "early stopping, calibration and decision weights"
     )
     dev = {
         "source": source,
         "n": len(dev_idx),
         "label_counts": {lab: dev_labels.count(lab) for lab in task.labels},
-        "used_for": "early stopping, calibration and decision weights",
+        "used_for": used_for,
     }
-    return scorer, [labels[i] for i in fit_idx], dev
+    return [labels[i] for i in fit_idx], dev
 
 
 def _display_path(source: str) -> str:

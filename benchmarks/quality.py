@@ -1,0 +1,165 @@
+"""Quality benchmark: train every candidate on the fixed splits and compare them in one table.
+
+For each task and candidate (a model family with its settings), the candidate is trained as
+``train.py`` would (``pipeline.training.train.train_model``, into a scratch models root, never
+promoted) on the reference corpus's train (and dev) splits, and the printed figures come from
+the model as saved:
+
+- ``macro-F1`` and per-class F1 of the decided labels, ``AUC`` (ROC-AUC of risk: the risky
+  labels against the rest) and ``ECE`` (top-label calibration error), on the fixed test split
+  (``metrics.json``, as the model card shows them); ``unseen F1``: macro-F1 on the test split
+  minus every text also in training;
+- ``train s``: wall seconds of the whole training run (preparing the texts included);
+- ``posts/s``: raw test posts scored with explanations in one process (normalise, segment,
+  ``predict_and_explain``), as ``classify.py`` does per worker;
+- ``MB``: the model directory's size.
+
+Then, for the hostile task, the cross-domain figure: the model trained on ViHSD scores the
+team's hand-written functional set (``corpora/functional``), which no corpus holds. ViHOS
+cannot serve: every ViHOS comment is a ViHSD comment (all 11,056 share a ``same_post_key``
+with one of ViHSD's splits), so it is not a set "not used in training".
+
+    python benchmarks/quality.py                          # every candidate of both tasks
+    python benchmarks/quality.py --tasks hostile --candidates linear neural
+    python benchmarks/quality.py --keep models-out/       # keep the trained directories
+
+Needs the reference corpora at ../shared/corpora; the neural and ensemble candidates need
+the ``transformer`` extra (torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.model.directory import load_model  # noqa: E402
+from pipeline.model.families import FAMILY_NAMES  # noqa: E402
+from pipeline.text.prepare import prepare  # noqa: E402
+from pipeline.training.corpora import load_corpus  # noqa: E402
+from pipeline.training.train import train_model  # noqa: E402
+
+CORPORA = REPO.parent / "shared" / "corpora"
+CORPUS = {"hostile": CORPORA / "vihsd", "false": CORPORA / "reintel"}
+SPEED_POSTS = 3000  # raw test posts timed per candidate
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    family: str
+    hyperparameters: dict = field(default_factory=dict)
+    corpus_options: dict = field(default_factory=dict)
+
+
+CANDIDATES = {
+    "hostile": [
+        Candidate("linear", "linear"),
+        Candidate("neural", "neural"),
+        Candidate("ensemble", "ensemble"),
+    ],
+    "false": [
+        Candidate("linear", "linear"),
+        Candidate("neural", "neural"),
+        Candidate("ensemble", "ensemble"),
+    ],
+}
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def posts_per_second(model, texts: list[str]) -> float:
+    started = time.perf_counter()
+    model.predict_and_explain(prepare(texts))
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run_candidate(task: str, candidate: Candidate, root: Path) -> dict:
+    started = time.perf_counter()
+    result = train_model(
+        task,
+        CORPUS[task],
+        models_root=root,
+        name=candidate.name.replace("+", "-"),
+        promote=False,
+        hyperparameters=candidate.hyperparameters or None,
+        corpus_options=candidate.corpus_options or None,
+        family=candidate.family,
+        command=f"benchmarks/quality.py --tasks {task} --candidates {candidate.name}",
+    )
+    seconds = time.perf_counter() - started
+    sets = result.metrics["test_sets"]
+    full = next(v for k, v in sets.items() if k.endswith("/test"))
+    unseen = next(v for k, v in sets.items() if k.endswith("-minus-train"))
+    model = load_model(result.model_dir)
+    test = load_corpus(CORPUS[task], task=task).splits["test"]
+    texts = [t for t in test["text"] if t][:SPEED_POSTS]
+    return {
+        "task": task,
+        "candidate": candidate.name,
+        "model_dir": result.model_dir,
+        "model": model,
+        "macro_f1": full["macro_f1"],
+        "per_class_f1": full["per_class_f1"],
+        "roc_auc": full["roc_auc_risk"],
+        "ece": full["ece"],
+        "unseen_f1": unseen["macro_f1"],
+        "train_s": seconds,
+        "posts_s": posts_per_second(model, texts),
+        "mb": dir_mb(result.model_dir),
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    labels = sorted({lab for r in rows for lab in r["per_class_f1"]})
+    head = ["task", "candidate", "macro-F1", *[f"F1 {lab}" for lab in labels], "AUC", "ECE",
+            "unseen F1", "train s", "posts/s", "MB"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        cells = [r["task"], r["candidate"], f"{r['macro_f1']:.4f}"]
+        cells += [
+            f"{r['per_class_f1'][lab]:.4f}" if lab in r["per_class_f1"] else "" for lab in labels
+        ]
+        cells += [f"{r['roc_auc']:.4f}", f"{r['ece']:.4f}", f"{r['unseen_f1']:.4f}",
+                  f"{r['train_s']:.0f}", f"{r['posts_s']:,.0f}", f"{r['mb']:.1f}"]
+        print("| " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    ap.add_argument("--candidates", nargs="+", help="names from CANDIDATES (default: all)")
+    ap.add_argument("--keep", type=Path, help="models root to keep the trained directories in")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = ap.parse_args()
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="kiemtin-quality-"))
+    rows = []
+    for task in args.tasks:
+        for candidate in CANDIDATES[task]:
+            if args.candidates and candidate.name not in args.candidates:
+                continue
+            if candidate.family not in FAMILY_NAMES:
+                print(f"skip {task}/{candidate.name}: no {candidate.family!r} family here",
+                      file=sys.stderr)
+                continue
+            print(f"training {task}/{candidate.name} ...", file=sys.stderr, flush=True)
+            rows.append(run_candidate(task, candidate, root))
+    print_table(rows)
+    if args.json:
+        plain = [{k: v for k, v in r.items() if k not in ("model", "model_dir")} for r in rows]
+        args.json.write_text(json.dumps(plain, indent=2, default=float), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
