@@ -99,6 +99,36 @@ def _slice_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def functional_table(result: dict) -> str:
+    """Per-family accuracy on the functional test set (``evaluate_functional``'s result) as
+    a Markdown table, families in the set's order and the whole set last."""
+    lines = [
+        "| family | gold | n | accuracy | flagged accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for name, f in [*result["families"].items(), ("all", result)]:
+        gold = ", ".join(f"{k} {v}" for k, v in f["gold"].items()) if "gold" in f else ""
+        lines.append(
+            f"| {name} | {gold} | {f['n']} | {_fmt(f['accuracy'])} "
+            f"| {_fmt(f['flagged_accuracy'])} |"
+        )
+    return "\n".join(lines)
+
+
+def _functional_section(metrics: dict) -> str:
+    result = metrics.get("functional")
+    if not result:
+        return ""
+    return f"""
+### Functional test set
+Hand-written hard cases (`{result.get("source", "corpora/functional/vi_functional.jsonl")}`),
+by family. Accuracy: the decided label is the gold one; flagged accuracy: risk >= 0.5 exactly
+when the gold label is risky.
+
+{functional_table(result)}
+"""
+
+
 def _dev_sentence(dev: dict | None) -> str:
     if not dev:
         return ""
@@ -228,7 +258,7 @@ ECE: expected calibration error of the top label (15 bins); risk ECE: of the ris
 
 ### Slices
 {_slice_table(metrics)}
-
+{_functional_section(metrics)}
 ## Intended use
 {INTENDED_USE}
 
