@@ -29,6 +29,8 @@ _TRANSFORMER_OPTIONS = {
     "base_model_licence": "--base-model-licence",
     "work_dir": "--work-dir",
 }
+# The neural family takes these of them (and --seed).
+_NEURAL_OPTIONS = ("epochs", "batch_size", "learning_rate")
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,10 @@ class TrainOptions:
         return cls(**{field.name: getattr(args, field.name) for field in fields(cls)})
 
     def __post_init__(self) -> None:
-        """Refuse options of the other family, and a transformer without its base model."""
+        """Refuse options of another family, and a transformer without its base model."""
+        if self.family == "neural":
+            self._check_neural()
+            return
         if self.family == "linear":
             stray = [_TRANSFORMER_OPTIONS[k] for k in self._transformer_options_given()]
             stray += ["--resume"] if self.resume else []
@@ -94,6 +99,29 @@ class TrainOptions:
                 "--base-model FacebookAI/xlm-roberta-base --raw-input.",
             )
 
+    def _check_neural(self) -> None:
+        stray = [
+            _TRANSFORMER_OPTIONS[k]
+            for k in self._transformer_options_given()
+            if k not in _NEURAL_OPTIONS
+        ]
+        stray += ["--resume"] if self.resume else []
+        stray += ["--C"] if self.C is not None else []
+        if stray:
+            raise InputError(
+                "train options",
+                expected="only --epochs, --batch-size, --learning-rate and --seed",
+                found=", ".join(stray),
+                fix="Leave those options out; they belong to the linear or transformer family.",
+            )
+        if self.epochs is not None and self.epochs != int(self.epochs):
+            raise InputError(
+                "--epochs",
+                expected="a whole number of epochs with --family neural",
+                found=str(self.epochs),
+                fix="Pass e.g. --epochs 8.",
+            )
+
     def _transformer_options_given(self) -> dict:
         return {k: getattr(self, k) for k in _TRANSFORMER_OPTIONS if getattr(self, k) is not None}
 
@@ -115,13 +143,17 @@ class TrainOptions:
             return hyperparameters
         given = self._transformer_options_given()
         given.pop("work_dir", None)
+        if self.family == "neural":
+            given = {k: v for k, v in given.items() if k in _NEURAL_OPTIONS}
+            if "epochs" in given:
+                given["epochs"] = int(given["epochs"])
         if self.seed is not None:
             given["seed"] = self.seed
         return given
 
     def family_options(self) -> dict:
-        """How the transformer family fits (resume, work directory); none for the linear one."""
-        if self.family == "linear":
+        """How the transformer family fits (resume, work directory); none for the others."""
+        if self.family != "transformer":
             return {}
         options: dict = {"resume": self.resume}
         if self.work_dir is not None:
@@ -203,13 +235,14 @@ def add_parser(subparsers, parents: Parents) -> None:
     t.add_argument(
         "--seed",
         type=count(0),
-        help="random seed (linear: its folds; transformer: everything; default: 0)",
+        help="random seed (linear: its folds; transformer, neural: everything; default: 0)",
     )
     t.add_argument(
         "--family",
-        choices=("linear", "transformer"),
+        choices=("linear", "transformer", "neural"),
         default="linear",
-        help="model family (default: linear); transformer fine-tunes --base-model",
+        help="model family (default: linear); transformer fine-tunes --base-model; neural "
+        "trains a small CNN from scratch (needs torch)",
     )
     tr = t.add_argument_group("transformer family (needs the `transformer` extra)")
     tr.add_argument(
@@ -232,10 +265,20 @@ def add_parser(subparsers, parents: Parents) -> None:
         action="store_false",
         help="feed the normalised text unsegmented (XLM-R, ViSoBERT)",
     )
-    tr.add_argument("--epochs", type=positive_float, help="training epochs (default: 4)")
-    tr.add_argument("--batch-size", type=count(1), help="training batch size (default: 16)")
     tr.add_argument(
-        "--learning-rate", type=positive_float, help="peak learning rate (default: 3e-05)"
+        "--epochs",
+        type=positive_float,
+        help="training epochs (default: transformer 4, neural at most 8)",
+    )
+    tr.add_argument(
+        "--batch-size",
+        type=count(1),
+        help="training batch size (default: transformer 16, neural 64)",
+    )
+    tr.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        help="peak learning rate (default: transformer 3e-05; neural 0.002, dense layers)",
     )
     tr.add_argument("--max-length", type=count(8), help="tokens per post (default: 128)")
     tr.add_argument(

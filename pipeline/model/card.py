@@ -43,6 +43,21 @@ TRANSFORMER_LIMITATIONS = """\
 - It inherits the base model's pre-training data, its biases and its licence terms."""
 
 
+NEURAL_LIMITATIONS = """\
+- Trained on one public corpus from one period and a few platforms; slang, topics and
+  spelling drift, so recall on new narratives is lower than the test figures suggest.
+- A small network trained from scratch on that corpus alone: it sees words, their pieces and
+  their neighbours (up to three words), not meaning. Quoting, irony, negation and
+  counter-speech that repeats an insult in order to reject it can score high; its
+  explanations show what the score depends on, not why.
+- Posts are cut at the model's maximum number of words; words beyond it do not count.
+- Check the slice table before relying on it for text without diacritics or for posts much
+  shorter or longer than the training data's.
+- Labels reflect the corpus annotators' judgement and its known defects (see the corpus card).
+- Probabilities are calibrated on the dev set that also chose the epoch; on data from
+  another source they may be over- or under-confident."""
+
+
 def _corpus_section(corpus_name: str, heading: str) -> str | None:
     card = CORPUS_CARDS / f"{corpus_name}.md"
     if not card.is_file():
@@ -201,6 +216,31 @@ def _transformer_family(config: dict) -> str:
   tokenizer files)."""
 
 
+def _neural_family(config: dict) -> str:
+    hp = config["hyperparameters"]
+    log = config.get("training_log") or {}
+    ran = len(log.get("epochs", []))
+    return f"""\
+- Family `{config["family"]}`: trained from scratch, no pre-trained weights. Text normalised
+  by {config["normaliser"]["name"]} v{config["normaliser"]["version"]}, segmented by
+  {config["segmenter"]["name"]} {config["segmenter"]["version"]}; each word is the mean of
+  hashed embeddings ({hp["buckets"]:,} buckets × {hp["dim"]}, float16) of the word, its
+  syllables, its character {_ngrams(hp["char_ngrams"])}-grams and (folded: {hp["folded"]}) its
+  form without diacritics; convolutions of widths {hp["widths"]} ({hp["channels"]} filters
+  each) max-pooled over the post, dropout {hp["dropout"]}, a linear head; at most
+  {hp["max_words"]} words per post.
+- Training: {ran} of at most {hp["epochs"]} epochs (best: {log.get("best_epoch")}, dev
+  macro-F1 {_fmt(log.get("best_dev_macro_f1"))}), batch {hp["batch_size"]}, AdamW (learning
+  rate {hp["learning_rate"]}, weight decay {hp["weight_decay"]}) and sparse Adam on the
+  embeddings ({hp["embedding_learning_rate"]}), class weights {hp["class_weight"]}, seed
+  {hp["seed"]}; early stopping on dev macro-F1 (patience {hp["patience"]}).
+- Calibration: temperature ({config["calibration"]["temperature"]:.4f}) and a bias per label,
+  fitted on the dev logits of the saved model ({config["calibration"]["n_dev"]:,} texts).
+  Labels: calibrated probabilities times per-label weights chosen for macro-F1 on the same
+  logits. Explanations: gradient × input per word (exact for this piecewise-linear network).
+- No pickle: `config.json` and `weights.safetensors`."""
+
+
 def _base_model_terms(config: dict) -> str:
     if config["family"] != "transformer":
         return ""
@@ -215,9 +255,12 @@ The fine-tuned model is a derivative of it, so those terms apply as well.
 def render_model_card(config: dict, metrics: dict, corpus: Corpus) -> str:
     task = config["task"]
     data = config["training_data"]
-    transformer = config["family"] == "transformer"
-    family = _transformer_family(config) if transformer else _linear_family(config)
-    limitations = TRANSFORMER_LIMITATIONS if transformer else LIMITATIONS
+    if config["family"] == "transformer":
+        family, limitations = _transformer_family(config), TRANSFORMER_LIMITATIONS
+    elif config["family"] == "neural":
+        family, limitations = _neural_family(config), NEURAL_LIMITATIONS
+    else:
+        family, limitations = _linear_family(config), LIMITATIONS
     dev = _dev_sentence(data.get("dev"))
     counts = ", ".join(f"{k}: {v:,}" for k, v in data["train_label_counts"].items())
     problems = (

@@ -1,8 +1,8 @@
 """The model families: which :class:`~pipeline.model.base.Scorer` class a config's ``family``
 names.
 
-Importing the transformer family does not import torch: it is imported only when such a
-model is fitted or loaded.
+Importing the transformer and neural families does not import torch: it is imported only
+when such a model is fitted (or, for a transformer, loaded).
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from ..errors import ModelDirError
 from .base import Scorer
 from .ensemble import EnsembleScorer
 from .linear import LinearScorer
+from .neural import NeuralScorer
 from .transformer import TransformerScorer
 
 SCORERS: dict[str, type[Scorer]] = {
     LinearScorer.family: LinearScorer,
     TransformerScorer.family: TransformerScorer,
+    NeuralScorer.family: NeuralScorer,
     EnsembleScorer.family: EnsembleScorer,
 }
 FAMILY_NAMES = tuple(SCORERS)  # linear first: the default

@@ -106,6 +106,27 @@ def hold_out_dev(labels: Sequence[str], fraction: float, seed: int) -> tuple[lis
     return sorted(int(i) for i in train), sorted(int(i) for i in dev)
 
 
+def fit_and_dev_sets(scorer: Scorer, texts, labels: Sequence[str], dev) -> tuple:
+    """What a family that keeps a dev set fits on, and that dev set: (prepared texts, label
+    ids, dev prepared texts, dev label ids). ``dev`` is (texts, labels), or None to hold out
+    the scorer's ``dev_fraction`` of ``texts`` (stratified, its ``seed``)."""
+    prepared, labels = as_prepared(texts), list(labels)
+    if dev is None:
+        train_idx, dev_idx = hold_out_dev(labels, scorer.dev_fraction, scorer.seed)
+        dev = ([prepared[i] for i in dev_idx], [labels[i] for i in dev_idx])
+        prepared, labels = [prepared[i] for i in train_idx], [labels[i] for i in train_idx]
+    y = labels_to_ids(labels, scorer.task.labels)
+    y_dev = labels_to_ids(list(dev[1]), scorer.task.labels)
+    if not len(y) or not len(y_dev):
+        raise InputError(
+            f"{scorer.family} training data",
+            expected="at least one training text and one dev text",
+            found=f"{len(y)} training and {len(y_dev)} dev texts",
+            fix="Give the corpus more labelled rows, or a dev split.",
+        )
+    return prepared, y, as_prepared(dev[0]), y_dev
+
+
 def require_libraries(needed: str):
     """Import torch and transformers, or say how to install them."""
     try:
@@ -216,26 +237,8 @@ class TransformerScorer(Scorer):
         ``resume=True`` continues from the last checkpoint there, e.g. after an interruption
         or with a larger ``max_steps``. Without ``resume``, old checkpoints there are removed.
         """
-        prepared = as_prepared(texts)
-        labels = list(labels)
-        if dev is None:
-            train_idx, dev_idx = hold_out_dev(labels, self.dev_fraction, self.seed)
-            dev_prepared = [prepared[i] for i in dev_idx]
-            dev_labels = [labels[i] for i in dev_idx]
-            prepared = [prepared[i] for i in train_idx]
-            labels = [labels[i] for i in train_idx]
-        else:
-            dev_prepared, dev_labels = as_prepared(dev[0]), list(dev[1])
+        prepared, y, dev_prepared, y_dev = fit_and_dev_sets(self, texts, labels, dev)
         self.classes_ = list(self.task.labels)
-        y = labels_to_ids(labels, self.classes_)
-        y_dev = labels_to_ids(dev_labels, self.classes_)
-        if not len(y) or not len(y_dev):
-            raise InputError(
-                "transformer training data",
-                expected="at least one training text and one dev text",
-                found=f"{len(y)} training and {len(y_dev)} dev texts",
-                fix="Give the corpus more labelled rows, or a dev split.",
-            )
 
         if work_dir is None:
             if resume:

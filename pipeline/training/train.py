@@ -22,6 +22,7 @@ from ..model import registry
 from ..model.card import write_model_card
 from ..model.directory import METRICS_FILE, load_model, read_config, save_model, write_json
 from ..model.families import FAMILY_NAMES, SCORERS, scorer_class
+from ..model.neural import require_torch
 from ..model.transformer import (
     hold_out_dev,
     last_checkpoint,
@@ -117,9 +118,10 @@ def train_model(
     ``reviews`` (an export file or a database URL) merges reviewed labels into training.
     ``family`` picks the model family (``name`` defaults to it); ``hyperparameters`` go to
     its scorer (linear: ``C``, ``cv_folds``; transformer: ``base_model``,
-    ``segmented_input``, ``max_length``, ``epochs``, ...; ensemble: ``members``). The linear
-    family fits train and dev together; a family whose ``fit`` takes a dev set (transformer:
-    early stopping and calibration; ensemble: the members' mix) fits train and keeps the dev
+    ``segmented_input``, ``max_length``, ``epochs``, ...; neural: ``dim``, ``channels``,
+    ``epochs``, ...; ensemble: ``members``). The linear family fits train and dev together;
+    a family whose ``fit`` takes a dev set (transformer, neural: early stopping and
+    calibration; ensemble: the members' mix) fits train and keeps the dev
     split for that (a corpus without one: a seeded, stratified 10% of train).
     ``family_options`` say how a transformer is fitted, not what it is: ``work_dir`` (its
     checkpoints; default ``out/train/<task>-<name>``) and ``resume`` (continue from the last
@@ -136,6 +138,8 @@ def train_model(
     task = load_task(task_name)
     if family == "transformer":
         family_options = _transformer_options(task.name, name, hyperparameters, family_options)
+    elif family == "neural":
+        require_torch("--family neural")  # before the minutes of segmentation
     corpus = load_corpus(corpus_path, task=task.name, **(corpus_options or {}))
     _check_corpus(corpus, task)
 
@@ -336,4 +340,8 @@ def _library_versions(family: str = "linear") -> dict:
         import transformers
 
         versions |= {"torch": torch.__version__, "transformers": transformers.__version__}
+    elif family == "neural":
+        import torch
+
+        versions["torch"] = torch.__version__
     return versions
