@@ -67,6 +67,7 @@ CANDIDATES = {
     ],
     "false": [
         Candidate("linear", "linear"),
+        Candidate("linear+content", "linear", {"content_features": True}),
         Candidate("neural", "neural"),
         Candidate("ensemble", "ensemble"),
     ],

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from ..errors import InputError
-from .input_rows import ReadOptions, Reject, Row, printable
+from .input_rows import ReadOptions, Reject, Row, missing_content_columns, printable
 from .input_streams import text_encoding
 
 DELIMITERS = ",;\t|"
@@ -137,6 +137,10 @@ def read_csv(
     id_name = id_column or ("id" if "id" in header else None)
     text_at = header.index(text_column)
     id_at = header.index(id_name) if id_name else None
+    content_at = {c: header.index(c) for c in options.content_columns if c in header}
+    missing = [c for c in options.content_columns if c not in header]
+    if missing:
+        stats.warnings.append(missing_content_columns(path, missing))
 
     row_number = 0
     for start, fields, reason, raw in records:
@@ -160,7 +164,8 @@ def read_csv(
             continue
         if given_id:
             stats.saw_id(row_id)
-        yield Row(start, row_id, fields[text_at])
+        content = {c: fields[i] for c, i in content_at.items()} if content_at else None
+        yield Row(start, row_id, fields[text_at], content=content)
     stats.lines += lines.read
 
 

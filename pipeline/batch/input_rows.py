@@ -25,6 +25,9 @@ class ReadOptions:
     encoding: str | None = None  # None: UTF-8 (a UTF-8 or UTF-16 byte order mark is obeyed)
     delimiter: str | None = None  # CSV; None: sniffed from the header line
     max_record_lines: int = DEFAULT_MAX_RECORD_LINES  # CSV: line ends one record may hold
+    # Columns carried with each row for models with content features (engagement counts,
+    # posting time: a task's ``content_columns``); any other column is never read.
+    content_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Row:
     text: str
     unit: str = "line"  # "row" for Parquet
     source: str | None = None  # the file, when several are read as one input
+    content: dict | None = None  # the row's ``content_columns`` that it has: column -> value
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,13 @@ def printable(text: str) -> str:
 
 
 def row_from_record(
-    number: int, row_id, record: dict, text_column: str, raw: str, unit: str = "line"
+    number: int,
+    row_id,
+    record: dict,
+    text_column: str,
+    raw: str,
+    unit: str = "line",
+    content_columns: tuple[str, ...] = (),
 ) -> Row | Reject:
     """The row of a JSON object or Parquet record, or its reject (no text, or not a string)."""
     if text_column not in record:
@@ -99,4 +109,14 @@ def row_from_record(
     if not isinstance(text, str):
         found = "null" if text is None else type(text).__name__
         return Reject(number, row_id, f"text is {found}, expected a string", raw[:RAW_KEEP], unit)
-    return Row(number, row_id, text, unit)
+    content = {c: record[c] for c in content_columns if c in record} if content_columns else None
+    return Row(number, row_id, text, unit, content=content)
+
+
+def missing_content_columns(path, missing: list[str]) -> str:
+    """The warning for an input without some of the columns content features read."""
+    return (
+        f"{path}: no column {', '.join(map(repr, missing))}: the model's content features "
+        "(engagement counts, posting hour) are unknown for its rows, which are scored on "
+        "their text and links alone"
+    )

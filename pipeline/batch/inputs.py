@@ -113,7 +113,15 @@ def read_rows(
     encoding = o.encoding or "UTF-8"
     if fmt == "parquet":
         stats.start_file(None, Path(path).stat().st_size)
-        items = read_parquet(path, o.text_column, o.id_column, default_id, stats, _missing_column)
+        items = read_parquet(
+            path,
+            o.text_column,
+            o.id_column,
+            default_id,
+            stats,
+            _missing_column,
+            o.content_columns,
+        )
         try:
             yield from _checked(items, o.max_chars, encoding)
         finally:

@@ -10,7 +10,14 @@ from typing import IO, Any
 
 import orjson
 
-from .input_rows import RAW_KEEP, ReadOptions, Reject, Row, row_from_record
+from .input_rows import (
+    RAW_KEEP,
+    ReadOptions,
+    Reject,
+    Row,
+    missing_content_columns,
+    row_from_record,
+)
 from .input_streams import is_utf8, text_encoding
 
 _BLOCK = 1 << 20
@@ -26,6 +33,7 @@ def read_jsonl(
     else:
         lines = _Counted(io.TextIOWrapper(stream, encoding, errors="surrogateescape"))
     key = id_column or "id"
+    wanted, warned = options.content_columns, False
     for number, decoded, obj, error in json_lines(lines):
         raw = decoded.rstrip("\r\n")[:RAW_KEEP]
         if isinstance(error, UnicodeDecodeError):
@@ -47,7 +55,12 @@ def read_jsonl(
                 stats.saw_id(row_id)
             else:
                 row_id = default_id(number)
-            yield row_from_record(number, row_id, obj, text_column, decoded.rstrip("\r\n"))
+            if wanted and not warned and (missing := [c for c in wanted if c not in obj]):
+                stats.warnings.append(missing_content_columns(path, missing))
+                warned = True  # once per file
+            yield row_from_record(
+                number, row_id, obj, text_column, decoded.rstrip("\r\n"), "line", wanted
+            )
     stats.lines += lines.count
 
 

@@ -7,13 +7,19 @@ import json
 from collections.abc import Iterator
 
 from ..errors import InputError
-from .input_rows import RAW_KEEP, Reject, Row, row_from_record
+from .input_rows import RAW_KEEP, Reject, Row, missing_content_columns, row_from_record
 
 _BATCH_ROWS = 10_000
 
 
 def read_parquet(
-    path, text_column: str, id_column: str | None, default_id, stats, missing_column
+    path,
+    text_column: str,
+    id_column: str | None,
+    default_id,
+    stats,
+    missing_column,
+    content_columns: tuple[str, ...] = (),
 ) -> Iterator[Row | Reject]:
     import pyarrow.parquet as pq
 
@@ -33,6 +39,11 @@ def read_parquet(
         raise missing_column(path, "id", id_column, names, "--id-column")
     id_name = id_column or ("id" if "id" in names else None)
     columns = [text_column] + ([id_name] if id_name and id_name != text_column else [])
+    content = [c for c in content_columns if c in names and c not in columns]
+    missing = [c for c in content_columns if c not in names]
+    if missing:
+        stats.warnings.append(missing_content_columns(path, missing))
+    columns += content
     total = max(pf.metadata.num_rows, 1)
     number = 0
     for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
@@ -46,7 +57,10 @@ def read_parquet(
             else:
                 row_id = default_id(number)
             record = {text_column: text}
-            yield row_from_record(number, row_id, record, text_column, _raw(record), "row")
+            wanted = {c: data[c][i] for c in content_columns if c in data}
+            yield row_from_record(
+                number, row_id, record | wanted, text_column, _raw(record), "row", tuple(wanted)
+            )
         stats.file_fraction(number / total)
     stats.lines += number
 

@@ -182,7 +182,9 @@ class ClassifyRun:
     delimiter: str | None = None
     max_record_lines: int = DEFAULT_MAX_RECORD_LINES
 
-    def read_options(self) -> ReadOptions:
+    def read_options(self, content_columns: tuple[str, ...] = ()) -> ReadOptions:
+        """How to read the inputs; ``content_columns``: the columns the models' content
+        features read (``Classifier.content_columns``)."""
         return ReadOptions(
             self.text_column,
             self.id_column,
@@ -190,6 +192,7 @@ class ClassifyRun:
             self.encoding,
             self.delimiter,
             self.max_record_lines,
+            content_columns,
         )
 
     def job(self) -> ScoringJob:
@@ -286,7 +289,7 @@ def _score_all(run: ClassifyRun, engine, resume: bool, progress, began: float) -
         summary.items = checkpoint.items
         summary.scored, summary.rejected = checkpoint.scored, checkpoint.rejected
     stats = ReadStats()
-    items = read_inputs(run.inputs, run.read_options(), stats)
+    items = read_inputs(run.inputs, run.read_options(classifier.content_columns), stats)
     items = islice(items, summary.items, None)  # rows done by the run we resume
     summary.startup_seconds = time.perf_counter() - began
     scoring_began = time.perf_counter()

@@ -48,6 +48,7 @@ class TrainOptions:
     label_column: str | None = None
     id_column: str | None = None
     C: float | None = None
+    content_features: bool = False
     seed: int | None = None
     family: str = "linear"
     base_model: str | None = None
@@ -69,6 +70,13 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         """Refuse options of another family, and a transformer without its base model."""
+        if self.content_features and self.family != "linear":
+            raise InputError(
+                "--content-features",
+                expected="--content-features only with the linear family",
+                found=f"--content-features with --family {self.family}",
+                fix="Leave --content-features out, or train the linear family.",
+            )
         if self.family == "neural":
             self._check_neural()
             return
@@ -140,6 +148,8 @@ class TrainOptions:
             hyperparameters = {"C": 4.0 if self.C is None else self.C}
             if self.seed is not None:
                 hyperparameters["random_state"] = self.seed
+            if self.content_features:
+                hyperparameters["content_features"] = True
             return hyperparameters
         given = self._transformer_options_given()
         given.pop("work_dir", None)
@@ -189,6 +199,8 @@ class TrainOptions:
                 words += [option, str(value)]
         if self.segmented_input is False:
             words.append("--raw-input")
+        if self.content_features:
+            words.append("--content-features")
         return shlex.join(words)
 
 
@@ -231,6 +243,12 @@ def add_parser(subparsers, parents: Parents) -> None:
         type=positive_float,
         dest="C",
         help="linear family: inverse regularisation strength (default: 4.0)",
+    )
+    t.add_argument(
+        "--content-features",
+        action="store_true",
+        help="linear family: also learn from each post's engagement counts, posting hour "
+        "and links (the task's content_columns; never author fields)",
     )
     t.add_argument(
         "--seed",

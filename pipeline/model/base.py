@@ -36,6 +36,10 @@ class Scorer:
     task: Task
     classes_: list[str]
     decision_weights_: np.ndarray
+    # True where the scorer also reads each post's content metadata (engagement counts,
+    # posting time: ``pipeline.model.content``): then ``fit``, ``predict_proba``, ``explain``
+    # and ``predict_and_explain`` take ``meta``, one dict (or None: unknown) per text.
+    content_features: bool = False
 
     def get_params(self) -> dict:
         """The hyper-parameters, the scikit-learn way: each named parameter of ``__init__``

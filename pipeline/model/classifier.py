@@ -16,6 +16,7 @@ from ..errors import InputError, scoring_failed
 from ..tasks import known_tasks
 from ..text.prepare import prepare
 from .base import Scorer
+from .content import parse_meta
 from .directory import current_model_dir, load_model, model_version
 
 PROBA_DIGITS = 4
@@ -68,12 +69,28 @@ class Classifier:
     def tasks(self) -> list[str]:
         return list(self.models)
 
+    @property
+    def content_columns(self) -> tuple[str, ...]:
+        """The input columns the models with content features read (their tasks'
+        ``content_columns``), in order; empty when no model has content features."""
+        columns: dict[str, None] = {}
+        for model in self.models.values():
+            if model.content_features:
+                columns.update(dict.fromkeys(model.task.content_columns.values()))
+        return tuple(columns)
+
     def score(
-        self, texts: Sequence[str], ids: Sequence | None = None, workers: int = 1
+        self,
+        texts: Sequence[str],
+        ids: Sequence | None = None,
+        workers: int = 1,
+        content: Sequence[dict | None] | None = None,
     ) -> list[dict]:
         """One record per text, in order: id, text, scores per task, model versions.
 
-        Each distinct text is prepared and scored once; repeats share its scores.
+        ``content`` holds each text's input fields that models with content features read
+        (column -> value, see :attr:`content_columns`; ``None``: none, unknown). Each distinct
+        text (with its content fields) is prepared and scored once; repeats share its scores.
         """
         if isinstance(texts, str):
             raise TypeError("score() expects a list of texts; wrap a single text in a list")
@@ -81,11 +98,28 @@ class Classifier:
         ids = list(range(1, len(texts) + 1)) if ids is None else list(ids)
         if len(ids) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(ids)} ids")
-        distinct = list(dict.fromkeys(texts))
-        prepared = prepare(distinct, workers=workers)
+        columns = self.content_columns
+        if not columns or content is None:
+            content = [None] * len(texts)
+        elif len(content) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(content)} content entries")
+        keys = [  # (repr: a field of a JSON input may hold a list, which cannot be a key)
+            (t, tuple(repr((c or {}).get(k)) for k in columns)) if columns else t
+            for t, c in zip(texts, content, strict=True)
+        ]
+        distinct = list(dict.fromkeys(keys))
+        fields = dict(zip(keys, content, strict=True))  # the raw fields of each distinct key
+        texts_once = list(dict.fromkeys(texts))
+        by_text = dict(zip(texts_once, prepare(texts_once, workers=workers), strict=True))
+        prepared = [by_text[k[0] if columns else k] for k in distinct]
         scores: list[dict] = [{} for _ in distinct]
         for task, model in self.models.items():
-            proba, words = model.predict_and_explain(prepared, top_k=self.top_words)
+            if model.content_features:
+                mapping = model.task.content_columns
+                meta = [parse_meta(fields[k] or {}, mapping) for k in distinct]
+                proba, words = model.predict_and_explain(prepared, top_k=self.top_words, meta=meta)
+            else:
+                proba, words = model.predict_and_explain(prepared, top_k=self.top_words)
             labels = model.labels_from_proba(proba)
             risk = model.risk_from_proba(proba).tolist()
             classes = model.classes_
@@ -96,25 +130,34 @@ class Classifier:
                     "risk": round(risk[k], PROBA_DIGITS),
                     "words": words[k],
                 }
-        by_text = dict(zip(distinct, scores, strict=True))
+        by_key = dict(zip(distinct, scores, strict=True))
         return [
-            {"id": i, "text": t, "scores": by_text[t], "model_versions": self.versions}
-            for i, t in zip(ids, texts, strict=True)
+            {"id": i, "text": t, "scores": by_key[k], "model_versions": self.versions}
+            for i, t, k in zip(ids, texts, keys, strict=True)
         ]
 
     def score_rows(self, rows: Sequence[Row], workers: int = 1) -> list[dict]:
-        return self.score([r.text for r in rows], [r.id for r in rows], workers=workers)
+        return self.score(
+            [r.text for r in rows], [r.id for r in rows], workers, [r.content for r in rows]
+        )
 
-    def score_each(self, texts: Sequence[str], ids: Sequence, workers: int = 1) -> list:
+    def score_each(
+        self,
+        texts: Sequence[str],
+        ids: Sequence,
+        workers: int = 1,
+        content: Sequence[dict | None] | None = None,
+    ) -> list:
         """Score a batch; if it fails, score text by text: for each text its record, or the
         exception scoring it raised, so one bad text never costs the rest of its batch."""
         try:
-            return self.score(texts, ids, workers=workers)
+            return self.score(texts, ids, workers=workers, content=content)
         except Exception:  # isolate the text that breaks a batch
             outcomes = []
-            for text, id_ in zip(texts, ids, strict=True):
+            content = [None] * len(texts) if content is None else content
+            for text, id_, fields in zip(texts, ids, content, strict=True):
                 try:
-                    outcomes += self.score([text], [id_])
+                    outcomes += self.score([text], [id_], content=[fields])
                 except Exception as exc:
                     outcomes.append(exc)
             return outcomes
@@ -123,7 +166,9 @@ class Classifier:
         """Score a batch of rows: ``(records, rejects)``, a row whose scoring fails rejected
         with the reason (see :meth:`score_each`)."""
         records, rejects = [], []
-        outcomes = self.score_each([r.text for r in rows], [r.id for r in rows], workers=workers)
+        outcomes = self.score_each(
+            [r.text for r in rows], [r.id for r in rows], workers, [r.content for r in rows]
+        )
         for row, outcome in zip(rows, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 reason = scoring_failed(outcome)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -19,6 +20,7 @@ from ..tasks import Task
 from ..text.prepare import PREPROCESSING, Prepared, as_prepared
 from .base import Scorer, Word, labels_to_ids, top_words_batch
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
+from .content import ContentFeatures
 from .tfidf import CHUNK_DOCS, Encoded, TextFeatures
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -30,7 +32,9 @@ class LinearScorer(Scorer):
 
     Parameters are stored as given; learned state ends in ``_``. ``C`` is the inverse
     regularisation strength, ``cv_folds`` the folds whose held-out scores fit the
-    calibration and the decision weights.
+    calibration and the decision weights. ``content_features`` adds a few columns that are
+    not words (engagement counts, posting hour, links: :mod:`pipeline.model.content`), read
+    from each post's ``meta`` (``None``: unknown); never anything about the author.
     """
 
     family = "linear"
@@ -44,6 +48,7 @@ class LinearScorer(Scorer):
         cv_folds: int = 5,
         random_state: int = 0,
         features: dict | None = None,
+        content_features: bool = False,
     ):
         self.task = task
         self.C = C
@@ -51,6 +56,7 @@ class LinearScorer(Scorer):
         self.cv_folds = cv_folds
         self.random_state = random_state
         self.features = features or {}
+        self.content_features = content_features
 
     def get_params(self) -> dict:
         # The feature settings in full, defaults included, as config.json records them.
@@ -61,8 +67,14 @@ class LinearScorer(Scorer):
             C=self.C, class_weight=self.class_weight, solver="newton-cg", max_iter=1000
         )
 
-    def fit(self, texts: Sequence[str] | Sequence[Prepared], labels: Sequence[str]) -> LinearScorer:
-        docs = [p.segmented_text for p in as_prepared(texts)]
+    def fit(
+        self,
+        texts: Sequence[str] | Sequence[Prepared],
+        labels: Sequence[str],
+        meta: Sequence[dict | None] | None = None,
+    ) -> LinearScorer:
+        prepared = as_prepared(texts)
+        docs = [p.segmented_text for p in prepared]
         y = labels_to_ids(labels, self.task.labels)
         self.classes_ = list(self.task.labels)
 
@@ -71,6 +83,11 @@ class LinearScorer(Scorer):
         # the decision rule.
         self.features_ = TextFeatures(**self.features).fit(docs)
         x = self.features_.transform(docs)
+        self.content_ = None
+        if self.content_features:
+            originals = [p.original for p in prepared]
+            self.content_ = ContentFeatures().fit(originals, meta)
+            x = sp.hstack([x, self.content_.transform(originals, meta)], format="csr")
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
         held_out = np.zeros((len(docs), len(self.classes_)))
         for train_idx, test_idx in folds.split(x, y):
@@ -85,9 +102,17 @@ class LinearScorer(Scorer):
         self.coef_, self.intercept_ = _as_multiclass(clf.coef_, clf.intercept_)
         return self
 
-    def _logits(self, prepared: list[Prepared]) -> np.ndarray:
+    def _logits(self, prepared: list[Prepared], meta=None) -> np.ndarray:
         x = self.features_.transform([p.segmented_text for p in prepared])
-        return self._logits_of(x)
+        return self._logits_of(self._with_content(x, prepared, meta))
+
+    def _with_content(self, x, prepared: list[Prepared], meta):
+        """The text features ``x``, and the content features after them when the model has
+        them (``meta`` None: unknown for every post)."""
+        if self.content_ is None:
+            return x
+        block = self.content_.transform([p.original for p in prepared], meta)
+        return sp.hstack([x, block], format="csr")
 
     def _logits_of(self, x) -> np.ndarray:
         return np.asarray(x @ self._coef_t()) + self.intercept_
@@ -108,27 +133,32 @@ class LinearScorer(Scorer):
             cached = self._directions_cache = (key, directions)
         return cached[1]
 
-    def predict_proba(self, texts: Sequence[str] | Sequence[Prepared]) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[str] | Sequence[Prepared], meta: Sequence[dict | None] | None = None
+    ) -> np.ndarray:
         prepared = as_prepared(texts)
         if not prepared:
             return np.zeros((0, len(self.classes_)))
-        return calibrated_proba(self._logits(prepared), self.temperature_, self.bias_)
+        return calibrated_proba(self._logits(prepared, meta), self.temperature_, self.bias_)
 
     def explain(
         self,
         texts: Sequence[str] | Sequence[Prepared],
         top_k: int = 5,
         proba: np.ndarray | None = None,
+        meta: Sequence[dict | None] | None = None,
     ) -> list[list[Word]]:
         """Words that pushed each post towards its most likely risky label, strongest first.
 
         A word's weight is its share of that label's calibrated log-odds against the
         average label; only words with a positive push are returned. ``proba`` saves
-        recomputing probabilities the caller already has.
+        recomputing probabilities the caller already has (else ``meta`` goes into them).
+        Content features push scores but are no words of the text, so they are never
+        listed here.
         """
         prepared = as_prepared(texts)
         if proba is None:
-            return self.predict_and_explain(prepared, top_k)[1]
+            return self.predict_and_explain(prepared, top_k, meta)[1]
         proba = np.asarray(proba)
         if len(proba) != len(prepared):
             raise ValueError(f"{len(prepared)} texts but {len(proba)} rows of proba")
@@ -140,7 +170,10 @@ class LinearScorer(Scorer):
         return words
 
     def predict_and_explain(
-        self, texts: Sequence[str] | Sequence[Prepared], top_k: int = 5
+        self,
+        texts: Sequence[str] | Sequence[Prepared],
+        top_k: int = 5,
+        meta: Sequence[dict | None] | None = None,
     ) -> tuple[np.ndarray, list[list[Word]]]:
         """``predict_proba`` and ``explain`` from one pass over the features."""
         prepared = as_prepared(texts)
@@ -149,7 +182,9 @@ class LinearScorer(Scorer):
         for lo in range(0, len(prepared), CHUNK_DOCS):
             chunk = prepared[lo : lo + CHUNK_DOCS]
             enc = self.features_.encode([p.segmented_text for p in chunk])
-            proba = calibrated_proba(self._logits_of(enc.x), self.temperature_, self.bias_)
+            chunk_meta = None if meta is None else meta[lo : lo + CHUNK_DOCS]
+            x = self._with_content(enc.x, chunk, chunk_meta)
+            proba = calibrated_proba(self._logits_of(x), self.temperature_, self.bias_)
             probas.append(proba)
             words += self._explain_encoded(chunk, enc, proba, top_k)
         return np.concatenate(probas), words
@@ -161,13 +196,16 @@ class LinearScorer(Scorer):
             return []
         risky = np.array([self.classes_.index(r) for r in self.task.risk_labels])
         target = risky[np.argmax(proba[:, risky], axis=1)]
-        parts = self.features_.word_parts(enc, self._directions(), target)
+        text_columns = self._directions()[:, : self.features_.n_features_]
+        parts = self.features_.word_parts(enc, np.ascontiguousarray(text_columns), target)
         return top_words_batch(prepared, parts, enc.offsets, top_k)
 
     def save(self, directory: Path) -> dict:
         """Write the weights and vocabulary; return the config fields this family owns."""
         directory = Path(directory)
         arrays, vocab = self.features_.to_state()
+        if self.content_ is not None:
+            vocab = {**vocab, "content": self.content_.to_state()}
         arrays = {
             **arrays,
             "coef": self.coef_,
@@ -195,11 +233,17 @@ class LinearScorer(Scorer):
         arrays = load_file(directory / WEIGHTS_FILE)
         vocab = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
         self.features_ = TextFeatures.from_state(feature_params, arrays, vocab)
+        self.content_ = None
+        if self.content_features:
+            if "content" not in vocab:
+                raise ValueError("content_features is on but vocabulary.json has no 'content'")
+            self.content_ = ContentFeatures.from_state(vocab["content"])
         self.classes_ = list(task.labels)
         self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
         self.bias_, self.decision_weights_ = arrays["bias"], arrays["decision_weights"]
         self.temperature_ = float(config["calibration"]["temperature"])
-        expected = (len(self.classes_), self.features_.n_features_)
+        n_content = 0 if self.content_ is None else self.content_.n_features_
+        expected = (len(self.classes_), self.features_.n_features_ + n_content)
         if self.coef_.shape != expected:
             raise ValueError(f"coef has shape {self.coef_.shape}, vocabulary implies {expected}")
         return self

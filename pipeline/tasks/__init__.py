@@ -20,6 +20,8 @@ from pathlib import Path
 from ..errors import InputError
 
 TASKS_DIR = Path(__file__).parent
+# What a task's ``content_columns`` may map: a post's engagement counts and posting time.
+CONTENT_KEYS = ("num_like", "num_comment", "num_share", "timestamp")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class Task:
     # the database: ``pipeline.store.guidelines``): per label and language a definition and
     # short examples, {"hate": {"vi": {"definition": "...", "examples": ["..."]}, "en": ...}}.
     guidelines: dict = field(default_factory=dict, compare=False, hash=False)
+    # Input columns holding each post's content metadata, for models trained with content
+    # features (``pipeline.model.content``): {"num_like": "num_like_post", "timestamp": ...}.
+    # Never a column about the author.
+    content_columns: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
@@ -64,6 +70,14 @@ class Task:
                     fix="Name only the task's own labels under display.<language>.labels.",
                 )
         check_guidelines(self.name, self.labels, self.guidelines)
+        unknown_keys = sorted(set(self.content_columns) - set(CONTENT_KEYS))
+        if unknown_keys:
+            raise InputError(
+                f"task {self.name!r}",
+                expected=f"'content_columns' keys from {list(CONTENT_KEYS)}",
+                found=f"{unknown_keys}",
+                fix="Map only engagement counts and the posting time; never author fields.",
+            )
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +86,7 @@ class Task:
             "labels": list(self.labels),
             "risk_labels": list(self.risk_labels),
             "reference_corpus": self.reference_corpus,
+            **({"content_columns": dict(self.content_columns)} if self.content_columns else {}),
         }
 
     @classmethod
@@ -84,6 +99,7 @@ class Task:
             reference_corpus=data.get("reference_corpus"),
             display=data.get("display") or {},
             guidelines=data.get("guidelines") or {},
+            content_columns=data.get("content_columns") or {},
         )
 
 

@@ -140,13 +140,18 @@ def evaluate(
     labels: Sequence[str],
     *,
     proba: np.ndarray | None = None,
+    meta: Sequence[dict | None] | None = None,
 ) -> dict:
     """Metrics on a test set, with the same metrics for each slice of it.
 
-    ``proba`` (``scorer.predict_proba(prepared)``) saves scoring again when the caller has it.
+    ``proba`` (``scorer.predict_proba(prepared)``) saves scoring again when the caller has it;
+    ``meta`` is each post's content metadata, for a scorer with content features.
     """
     if proba is None:
-        proba = scorer.predict_proba(prepared)
+        if scorer.content_features:
+            proba = scorer.predict_proba(prepared, meta=meta)
+        else:
+            proba = scorer.predict_proba(prepared)
     pred = scorer.labels_from_proba(proba)
     labels = list(labels)
     result = classification_metrics(labels, proba, pred, scorer)

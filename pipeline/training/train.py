@@ -28,7 +28,7 @@ from ..model.transformer import (
     last_checkpoint,
     require_libraries,
 )
-from ..tasks import Task, load_task
+from ..tasks import CONTENT_KEYS, Task, load_task
 from ..text.mask import same_post_key
 from ..text.prepare import prepare
 from .corpora import Corpus, load_corpus
@@ -69,6 +69,22 @@ def _labelled(corpus: Corpus, split: str) -> tuple[list[str], list[str], list[st
         if lab is not None
     ]
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def _content_meta(corpus: Corpus, split: str) -> list[dict | None]:
+    """Each labelled row's content metadata (engagement counts, posting time), in the order of
+    :func:`_labelled`; ``None`` for every row of a corpus without those columns. Only the
+    keys of ``CONTENT_KEYS`` are read: never an author column."""
+    ds = corpus.splits[split]
+    keys = [k for k in CONTENT_KEYS if k in ds.column_names]
+    if not keys:
+        return [None] * sum(lab is not None for lab in ds["label"])
+    columns = [ds[k] for k in keys]
+    return [
+        dict(zip(keys, values, strict=True))
+        for lab, *values in zip(ds["label"], *columns, strict=True)
+        if lab is not None
+    ]
 
 
 def _check_corpus(corpus: Corpus, task: Task) -> None:
@@ -143,7 +159,7 @@ def train_model(
     corpus = load_corpus(corpus_path, task=task.name, **(corpus_options or {}))
     _check_corpus(corpus, task)
 
-    train_ids, train_texts, train_labels = [], [], []
+    train_ids, train_texts, train_labels, train_meta = [], [], [], []
     split_sizes = {}
     for split in TRAIN_SPLITS:
         if split in corpus.splits:
@@ -152,7 +168,9 @@ def train_model(
             train_ids += ids
             train_texts += texts
             train_labels += labels
+            train_meta += _content_meta(corpus, split)
     _, test_texts, test_labels = _labelled(corpus, "test")
+    test_meta = _content_meta(corpus, "test")
     merged = None
     if reviews is not None:
         shown = describe_source(reviews)
@@ -162,6 +180,9 @@ def train_model(
             (train_ids, train_texts, train_labels), test_texts, reviewed, merged
         )
         log.info("%s", merged.summary())
+        # merging keeps the corpus rows in order and appends reviewed posts, whose
+        # metadata is unknown
+        train_meta += [None] * (len(train_texts) - len(train_meta))
 
     log.info("normalising and segmenting %d texts", len(train_texts) + len(test_texts))
     prepared = prepare(train_texts + test_texts, workers=workers)
@@ -177,7 +198,10 @@ def train_model(
         )
     else:
         log.info("fitting %s on %d texts", scorer.family, len(train_texts))
-        scorer.fit(train_prepared, train_labels)
+        if scorer.content_features:
+            scorer.fit(train_prepared, train_labels, meta=train_meta)
+        else:
+            scorer.fit(train_prepared, train_labels)
 
     task_dir = Path(models_root) / task.name
     version = version or next_version(task_dir, name)
@@ -215,9 +239,12 @@ def train_model(
         "task": task.name,
         "model": f"{task.name}/{model_dir.name}",
         "test_sets": {
-            test_name: evaluate(shipped, test_prepared, test_labels),
+            test_name: evaluate(shipped, test_prepared, test_labels, meta=test_meta),
             f"{test_name}-minus-train": evaluate(
-                shipped, [test_prepared[i] for i in unseen], [test_labels[i] for i in unseen]
+                shipped,
+                [test_prepared[i] for i in unseen],
+                [test_labels[i] for i in unseen],
+                meta=[test_meta[i] for i in unseen],
             ),
         },
     }
