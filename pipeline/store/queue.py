@@ -59,6 +59,33 @@ def next_items(
     items assigned to that user. ``offset`` pages on (deep pages cost more: the order is
     rebuilt from the top).
     """
+    return _queue_order(
+        session, Item, task, label, status, min_risk, max_risk, limit, uncertain_share,
+        offset, reviewer, assignee, now,
+    )
+
+
+def queue_ids(session: Session, **filters) -> list[int]:
+    """The ids of ``next_items`` (same filters, same order): an item's place in the queue
+    needs no rows (the item page's previous and next read 400 whole items for two ids)."""
+    return _queue_order(session, Item.id, **filters)
+
+
+def _queue_order(
+    session: Session,
+    what,
+    task: str | None = None,
+    label: str | None = None,
+    status: str | None = "open",
+    min_risk: float | None = None,
+    max_risk: float | None = None,
+    limit: int = 50,
+    uncertain_share: float = 0.2,
+    offset: int = 0,
+    reviewer: str | None = None,
+    assignee: str | None = None,
+    now: datetime | None = None,
+) -> list:
     conditions = queue_filters(task, label, status, min_risk, max_risk, assignee=assignee)
     if not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise InputError("limit", expected="a whole number from 1 to 1000", found=repr(limit),
@@ -69,7 +96,7 @@ def next_items(
     if not isinstance(uncertain_share, Real) or not 0 <= uncertain_share <= 1:
         raise InputError("uncertain_share", expected="a number from 0 to 1",
                          found=repr(uncertain_share), fix="Use 0.2 for one place in five.")
-    query = select(Item).where(*conditions)
+    query = select(what).where(*conditions)
     if reviewer is not None:
         user = _user_id(session, reviewer)
         answered = exists().where(Answer.item_id == Item.id, Answer.reviewer_id == user)
@@ -84,7 +111,8 @@ def next_items(
     by_uncertainty = [] if n_uncertain == 0 else session.scalars(
         query.order_by(Item.uncertainty.desc(), Item.id.desc()).limit(total)
     ).all()
-    chosen: list[Item] = []
+    key = (lambda item: item.id) if what is Item else (lambda item_id: item_id)
+    chosen: list = []
     taken: set[int] = set()
     sources = {"risk": iter(by_risk), "uncertain": iter(by_uncertainty)}
     for i in range(total):
@@ -92,10 +120,12 @@ def next_items(
             "risk"
         )
         second = "risk" if first == "uncertain" else "uncertain"
-        item = _next_untaken(sources[first], taken) or _next_untaken(sources[second], taken)
+        item = _next_untaken(sources[first], taken, key)
+        if item is None:
+            item = _next_untaken(sources[second], taken, key)
         if item is None:
             break
-        taken.add(item.id)
+        taken.add(key(item))
         chosen.append(item)
     return chosen[offset:]
 
@@ -104,9 +134,9 @@ def _user_id(session: Session, name: str) -> int | None:
     return session.scalars(select(User.id).where(User.name == name)).one_or_none()
 
 
-def _next_untaken(items: Iterator[Item], taken: set[int]) -> Item | None:
+def _next_untaken(items: Iterator, taken: set[int], key):
     for item in items:
-        if item.id not in taken:
+        if key(item) not in taken:
             return item
     return None
 
@@ -125,13 +155,10 @@ def neighbours(session: Session, item: Item | int, **filters) -> tuple[int | Non
     # An item not in the queue (the one just answered) needs only the top of it, not the
     # window: the answer's redirect read 400 items for one id.
     queued = item.is_representative and status in (None, item.status)
-    ids = [
-        it.id
-        for it in next_items(session, limit=NEIGHBOUR_WINDOW if queued else 2, **filters)
-    ]
+    ids = queue_ids(session, limit=NEIGHBOUR_WINDOW if queued else 2, **filters)
     if filters.get("reviewer") is not None:
-        mine = next_items(session, limit=2, assignee=filters["reviewer"], **filters)
-        preferred = next((it.id for it in mine if it.id != item.id), None)
+        mine = queue_ids(session, limit=2, assignee=filters["reviewer"], **filters)
+        preferred = next((i for i in mine if i != item.id), None)
     else:
         preferred = None
     if item.id not in ids:

@@ -32,6 +32,7 @@ from ..tasks import CONTENT_KEYS, Task, load_task
 from ..text.mask import same_post_key
 from ..text.prepare import prepare
 from .corpora import Corpus, load_corpus
+from .functional import evaluate_functional, load_functional
 from .merge_reviews import (
     MergeReport,
     describe_source,
@@ -44,6 +45,7 @@ from .metrics import evaluate
 log = logging.getLogger(__name__)
 
 TRAIN_SPLITS = ("train", "dev")
+FUNCTIONAL_SOURCE = "corpora/functional/vi_functional.jsonl"
 FAMILIES = FAMILY_NAMES  # what --family takes
 
 
@@ -248,6 +250,9 @@ def train_model(
             ),
         },
     }
+    functional = functional_metrics(shipped, task.name)
+    if functional is not None:
+        metrics["functional"] = functional
     write_json(model_dir / METRICS_FILE, metrics)
     # The card shows what the files say, in their (sorted) order, so a card rendered later
     # from the same directory is the same bytes.
@@ -265,6 +270,18 @@ def train_model(
         became_current = False
     summary = corpus.summary() + (f"\n{merged.summary()}" if merged is not None else "")
     return TrainResult(model_dir, metrics, became_current, summary)
+
+
+def functional_metrics(scorer, task: str) -> dict | None:
+    """The model on the team's hand-written functional set (``corpora/functional``): per
+    family and overall, the ids of the cases it gets wrong (their texts are in the set);
+    None for a task the set has no cases of."""
+    cases = [c for c in load_functional() if c.task == task]
+    if not cases:
+        return None
+    result = evaluate_functional(scorer, cases, task)
+    failed = [f["id"] for f in result.pop("failures")]
+    return {**result, "failed": failed, "source": FUNCTIONAL_SOURCE}
 
 
 def load_model_unchecked(model_dir: Path):
