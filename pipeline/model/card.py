@@ -241,6 +241,22 @@ def _neural_family(config: dict) -> str:
 - No pickle: `config.json` and `weights.safetensors`."""
 
 
+def _ensemble_family(config: dict) -> str:
+    mixed = ", ".join(
+        f"`{name}` × {weight:.2f}" for name, weight in config["mixing_weights"].items()
+    )
+    return f"""\
+- Family `{config["family"]}`: member models of other families, each in `members/<i>-<family>/`
+  with its own `config.json` and weights: {mixed}. The post's score mixes the members'
+  log-probabilities with those weights (summing to 1, fitted on the dev set for the lowest
+  calibrated log-loss).
+- Calibration: temperature ({config["calibration"]["temperature"]:.4f}) and a bias per label on
+  the mixed dev scores; labels: calibrated probabilities times per-label weights chosen for
+  macro-F1 on the same set. Explanations: the members' words merged by place, each scaled by
+  its member's weight.
+- No pickle: `config.json`, `members.json` and each member's own files."""
+
+
 def _base_model_terms(config: dict) -> str:
     if config["family"] != "transformer":
         return ""
@@ -259,6 +275,8 @@ def render_model_card(config: dict, metrics: dict, corpus: Corpus) -> str:
         family, limitations = _transformer_family(config), TRANSFORMER_LIMITATIONS
     elif config["family"] == "neural":
         family, limitations = _neural_family(config), NEURAL_LIMITATIONS
+    elif config["family"] == "ensemble":
+        family, limitations = _ensemble_family(config), NEURAL_LIMITATIONS
     else:
         family, limitations = _linear_family(config), LIMITATIONS
     dev = _dev_sentence(data.get("dev"))

@@ -187,6 +187,7 @@ class EnsembleScorer(Scorer):
         return {
             "family": self.family,
             "hyperparameters": self.get_params(),
+            "mixing_weights": dict(zip(names, map(float, self.weights_), strict=True)),
             "calibration": {"method": "temperature+bias", "temperature": self.temperature_},
             **PREPROCESSING,
         }

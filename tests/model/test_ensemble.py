@@ -95,6 +95,9 @@ def test_a_saved_ensemble_loads_with_the_same_scores_and_no_pickle(ensemble, tmp
     }
     members = json.loads((directory / "members.json").read_text())["members"]
     assert members == ["0-linear", "1-linear"]
+    config = json.loads((directory / "config.json").read_text())
+    assert list(config["mixing_weights"]) == members
+    assert list(config["mixing_weights"].values()) == list(ensemble.weights_)
 
     shutil.rmtree(directory / "members" / "1-linear")
     with pytest.raises(ModelDirError, match="members/1-linear"):
@@ -113,3 +116,23 @@ def test_the_weight_grid_covers_every_split_that_sums_to_one():
     assert _weight_grid(2, 0.5) == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]
     three = _weight_grid(3, 0.25)
     assert len(three) == 15 and all(sum(w) == pytest.approx(1) for w in three)
+
+
+def test_train_writes_a_whole_ensemble_directory_with_its_card(tiny_corpus, tmp_path):
+    from pipeline.training.train import train_model
+
+    result = train_model(
+        "hostile",
+        tiny_corpus,
+        models_root=tmp_path,
+        hyperparameters={"members": MEMBERS},
+        family="ensemble",
+        promote=False,
+    )
+    loaded = load_model(result.model_dir)  # config, members, metrics and card all there
+    card = (result.model_dir / "README.md").read_text(encoding="utf-8")
+    weights = loaded.weights_
+    assert f"`0-linear` × {weights[0]:.2f}, `1-linear` × {weights[1]:.2f}" in card
+    dev = json.loads((result.model_dir / "config.json").read_text())["training_data"]["dev"]
+    assert dev["used_for"].startswith("the mixing weights") and dev["n"] == 300  # 10% of 3,000
+    assert result.metrics["functional"]["n"] > 100  # the hand-written set, scored
