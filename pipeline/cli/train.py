@@ -49,6 +49,7 @@ class TrainOptions:
     id_column: str | None = None
     C: float | None = None
     content_features: bool = False
+    span_supervision: Path | None = None
     seed: int | None = None
     family: str = "linear"
     base_model: str | None = None
@@ -79,6 +80,19 @@ class TrainOptions:
             )
         if self.family == "neural":
             self._check_neural()
+            return
+        if self.family == "ensemble":
+            stray = [_TRANSFORMER_OPTIONS[k] for k in self._transformer_options_given()]
+            stray += ["--resume"] if self.resume else []
+            stray += ["--C"] if self.C is not None else []
+            if stray:
+                raise InputError(
+                    "train options",
+                    expected="only --seed with --family ensemble (its members keep their "
+                    "defaults)",
+                    found=", ".join(stray),
+                    fix="Leave those options out, or train that family on its own.",
+                )
             return
         if self.family == "linear":
             stray = [_TRANSFORMER_OPTIONS[k] for k in self._transformer_options_given()]
@@ -151,6 +165,8 @@ class TrainOptions:
             if self.content_features:
                 hyperparameters["content_features"] = True
             return hyperparameters
+        if self.family == "ensemble":
+            return {} if self.seed is None else {"seed": self.seed}
         given = self._transformer_options_given()
         given.pop("work_dir", None)
         if self.family == "neural":
@@ -181,6 +197,7 @@ class TrainOptions:
             ("--name", self.name, self.family),
             ("--version", self.version, None),
             ("--reviews", self.reviews and describe_source(self.reviews), None),
+            ("--span-supervision", self.span_supervision, None),
             ("--text-column", self.text_column, None),
             ("--label-column", self.label_column, None),
             ("--id-column", self.id_column, None),
@@ -257,10 +274,18 @@ def add_parser(subparsers, parents: Parents) -> None:
     )
     t.add_argument(
         "--family",
-        choices=("linear", "transformer", "neural"),
+        choices=("linear", "transformer", "neural", "ensemble"),
         default="linear",
         help="model family (default: linear); transformer fine-tunes --base-model; neural "
-        "trains a small CNN from scratch (needs torch)",
+        "trains a small CNN from scratch (needs torch); ensemble mixes a linear and a neural "
+        "model with weights fitted on the dev set",
+    )
+    t.add_argument(
+        "--span-supervision",
+        type=Path,
+        metavar="VIHOS_DIR",
+        help="hostile task: also learn from the spans ViHOS marks in training comments (one "
+        "extra example per comment; comments of the test split left out)",
     )
     tr = t.add_argument_group("transformer family (needs the `transformer` extra)")
     tr.add_argument(
@@ -349,6 +374,7 @@ def handle(args) -> int:
             hyperparameters=options.hyperparameters(),
             command=options.reproduce_command(),
             reviews=options.reviews,
+            span_supervision=options.span_supervision,
             family=options.family,
             family_options=options.family_options(),
             actor=cli_actor(),

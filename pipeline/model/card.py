@@ -167,6 +167,18 @@ left out because the text is in the fixed test split (first ones: {left_out});
 """
 
 
+def _spans_section(spans: dict | None) -> str:
+    if not spans:
+        return ""
+    return f"""
+### ViHOS spans as extra examples
+From `{spans["source"]}`: {spans["examples added"]:,} examples (the marked words of a training
+comment, with its label) from {spans["comments with spans"]:,} marked comments;
+{spans.get("in the test split (left out)", 0):,} left out because the comment is in the
+fixed test split.
+"""
+
+
 def _linear_family(config: dict) -> str:
     hp = config["hyperparameters"]
     return f"""\
@@ -300,7 +312,7 @@ Corpus `{data["corpus"]}` read from `{data["source"]}`, splits {", ".join(data["
 {data["n_train"]:,} labelled texts ({counts}).{dev} What the reader reported:
 
 {problems}
-{_reviews_section(data.get("reviews"))}
+{_reviews_section(data.get("reviews"))}{_spans_section(data.get("span_supervision"))}
 ### Source
 {source}
 

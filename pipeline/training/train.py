@@ -41,6 +41,8 @@ from .merge_reviews import (
     read_reviews,
 )
 from .metrics import evaluate
+from .span_supervision import RISKY as SPAN_LABELS
+from .span_supervision import span_examples
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,7 @@ def train_model(
     hyperparameters: dict | None = None,
     command: str = "",
     reviews: str | Path | None = None,
+    span_supervision: str | Path | None = None,
     family: str = "linear",
     family_options: dict | None = None,
     actor: str = "train",
@@ -185,6 +188,21 @@ def train_model(
         # merging keeps the corpus rows in order and appends reviewed posts, whose
         # metadata is unknown
         train_meta += [None] * (len(train_texts) - len(train_meta))
+    spans = None
+    if span_supervision is not None:
+        if not set(SPAN_LABELS) <= set(task.labels):
+            raise InputError(
+                "--span-supervision",
+                expected=f"a task with the labels {list(SPAN_LABELS)} (hostile)",
+                found=f"task {task.name!r} with labels {list(task.labels)}",
+                fix="Leave --span-supervision out for this task.",
+            )
+        extra_texts, extra_labels, spans = span_examples(
+            span_supervision, train_texts, train_labels, test_texts
+        )
+        log.info("%s", spans.summary())
+        train_texts, train_labels = train_texts + extra_texts, train_labels + extra_labels
+        train_meta += [None] * len(extra_texts)
 
     log.info("normalising and segmenting %d texts", len(train_texts) + len(test_texts))
     prepared = prepare(train_texts + test_texts, workers=workers)
@@ -220,6 +238,8 @@ def train_model(
         data["dev"] = dev
     if merged is not None:
         data["reviews"] = merged.to_dict()
+    if spans is not None:
+        data["span_supervision"] = spans.to_dict()
     save_model(
         scorer,
         model_dir,

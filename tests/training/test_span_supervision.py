@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from pipeline.text.mask import same_post_key
 from pipeline.training.span_supervision import span_examples
 from tests.conftest import require_corpora, vihsd_rows
@@ -89,3 +91,29 @@ def test_on_the_reference_corpora_no_example_comes_from_a_test_comment():
                 sources.setdefault(joined, set()).add(same_post_key(t))
     for text in texts:
         assert any(k in train_keys and k not in test_keys for k in sources[text]), text
+
+
+def test_train_with_span_supervision_records_what_it_added(tiny_corpus, tmp_path):
+    from pipeline.training.train import train_model
+
+    corpora = require_corpora("vihos/train.csv")
+    result = train_model(
+        "hostile", tiny_corpus, models_root=tmp_path, span_supervision=corpora / "vihos",
+        promote=False,
+    )
+    config = json.loads((result.model_dir / "config.json").read_text(encoding="utf-8"))
+    spans = config["training_data"]["span_supervision"]
+    assert spans["examples added"] > 100
+    assert config["training_data"]["n_train"] == 3000 + spans["examples added"]
+    card = (result.model_dir / "README.md").read_text(encoding="utf-8")
+    assert f"{spans['examples added']:,} examples" in card
+
+
+def test_span_supervision_needs_the_hostile_labels(tmp_path):
+    from pipeline.errors import InputError
+    from pipeline.training.train import train_model
+
+    corpora = require_corpora("reintel/train.csv", "vihos/train.csv")
+    with pytest.raises(InputError, match="hostile"):
+        train_model("false", corpora / "reintel", models_root=tmp_path,
+                    span_supervision=corpora / "vihos", promote=False)
