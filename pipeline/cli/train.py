@@ -141,7 +141,7 @@ class TrainOptions:
                 "--epochs",
                 expected="a whole number of epochs with --family neural",
                 found=str(self.epochs),
-                fix="Pass e.g. --epochs 8.",
+                fix="Pass e.g. --epochs 6.",
             )
 
     def _transformer_options_given(self) -> dict:
@@ -311,7 +311,7 @@ def add_parser(subparsers, parents: Parents) -> None:
     tr.add_argument(
         "--epochs",
         type=positive_float,
-        help="training epochs (default: transformer 4, neural at most 8)",
+        help="training epochs (default: 4; neural: at most 4, early stopping)",
     )
     tr.add_argument(
         "--batch-size",

@@ -1,7 +1,8 @@
 """Model families behind one scorer interface, and their directories.
 
 ``base`` (the Scorer interface) → ``tfidf`` → ``linear``; ``transformer`` (``_hf_training``,
-``onnx_runtime``, ``encoder_builder``); ``calibration``; ``directory`` (model directories,
+``onnx_runtime``, ``encoder_builder``); ``neural`` (a CNN trained from scratch, scored in
+numpy); ``calibration``; ``directory`` (model directories,
 ``CURRENT``), ``config_file``, ``families``, ``card``; ``classifier`` (every task's model
 over posts); ``registry`` (list, show, promote, roll back).
 """

@@ -232,6 +232,7 @@ def _neural_family(config: dict) -> str:
     hp = config["hyperparameters"]
     log = config.get("training_log") or {}
     ran = len(log.get("epochs", []))
+    decay = "rates falling linearly to zero" if hp["lr_decay"] else "constant rates"
     return f"""\
 - Family `{config["family"]}`: trained from scratch, no pre-trained weights. Text normalised
   by {config["normaliser"]["name"]} v{config["normaliser"]["version"]}, segmented by
@@ -244,8 +245,9 @@ def _neural_family(config: dict) -> str:
 - Training: {ran} of at most {hp["epochs"]} epochs (best: {log.get("best_epoch")}, dev
   macro-F1 {_fmt(log.get("best_dev_macro_f1"))}), batch {hp["batch_size"]}, AdamW (learning
   rate {hp["learning_rate"]}, weight decay {hp["weight_decay"]}) and sparse Adam on the
-  embeddings ({hp["embedding_learning_rate"]}), class weights {hp["class_weight"]}, seed
-  {hp["seed"]}; early stopping on dev macro-F1 (patience {hp["patience"]}).
+  embeddings ({hp["embedding_learning_rate"]}), {decay}, word dropout
+  {hp["word_dropout"]}, class weights {hp["class_weight"]}, seed {hp["seed"]}; early
+  stopping on dev macro-F1 (patience {hp["patience"]}).
 - Calibration: temperature ({config["calibration"]["temperature"]:.4f}) and a bias per label,
   fitted on the dev logits of the saved model ({config["calibration"]["n_dev"]:,} texts).
   Labels: calibrated probabilities times per-label weights chosen for macro-F1 on the same

@@ -51,7 +51,9 @@ from .transformer import EXTRA_FIX, fit_and_dev_sets
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "weights.safetensors"
-CHUNK_DOCS = 2048  # posts scored together; bounds the memory of one batch
+CHUNK_DOCS = 4096  # posts scored together; bounds the memory of one batch
+GROUP_CELLS = 8192  # words (with padding) of one dense group of posts of similar length
+GROUP_MIN = 16  # posts in a group, however long
 CACHE_MAX_WORDS = 200_000  # the word-vector cache starts afresh past this many words
 MAX_CHAR_WORD = 40  # longer words (links, runs of symbols) get no character n-grams
 _FOLD = str.maketrans({"đ": "d", "Đ": "d"})
@@ -123,10 +125,12 @@ class NeuralScorer(Scorer):
     ``dim``-wide embeddings (stored as float16) hold the hashed word parts: the word,
     its syllables, ``char_ngrams`` and, with ``folded``, its diacritics-folded form.
     ``widths`` are the convolution widths in words, ``channels`` the filters of each,
-    ``dropout`` the dropout of the pooled features. ``epochs`` is the most epochs,
+    ``dropout`` the dropout of the pooled features, ``word_dropout`` the share of words left
+    out of each training post (each epoch anew). ``epochs`` is the most epochs,
     ``patience`` the epochs without a better dev macro-F1 before stopping;
     ``batch_size``, ``learning_rate`` (dense layers, AdamW), ``embedding_learning_rate``
-    (sparse Adam) and ``weight_decay`` drive the optimisers. ``class_weight="balanced"``
+    (sparse Adam) and ``weight_decay`` drive the optimisers; with ``lr_decay`` both rates
+    fall linearly to zero over ``epochs``. ``class_weight="balanced"``
     weights the loss by ``n / (labels * count)``; ``None`` leaves it unweighted.
     ``max_words`` caps the words read per post; ``dev_fraction`` of the training texts is
     held out when ``fit`` gets no dev set; ``threads`` is torch's thread count while
@@ -146,12 +150,14 @@ class NeuralScorer(Scorer):
         widths: tuple[int, ...] = (1, 2, 3),
         channels: int = 128,
         dropout: float = 0.3,
-        epochs: int = 8,
+        word_dropout: float = 0.2,
+        epochs: int = 4,
         patience: int = 2,
         batch_size: int = 64,
         learning_rate: float = 2e-3,
         embedding_learning_rate: float = 1e-2,
         weight_decay: float = 1e-4,
+        lr_decay: bool = True,
         class_weight: str | None = None,
         max_words: int = 256,
         dev_fraction: float = 0.1,
@@ -166,12 +172,14 @@ class NeuralScorer(Scorer):
         self.widths = widths
         self.channels = channels
         self.dropout = dropout
+        self.word_dropout = word_dropout
         self.epochs = epochs
         self.patience = patience
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.embedding_learning_rate = embedding_learning_rate
         self.weight_decay = weight_decay
+        self.lr_decay = lr_decay
         self.class_weight = class_weight
         self.max_words = max_words
         self.dev_fraction = dev_fraction
@@ -226,6 +234,13 @@ class NeuralScorer(Scorer):
                 len(y) / (len(self.classes_) * np.maximum(counts, 1)), dtype=torch.float32
             )
         loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+        steps = self.epochs * -(-len(train_docs) // self.batch_size)
+        schedules = [
+            torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda step: max(0.0, 1 - step / steps) if self.lr_decay else 1.0
+            )
+            for opt in optimisers
+        ]
         y_t = torch.from_numpy(y)
 
         history, best, best_state, waited = [], -1.0, None, 0
@@ -240,13 +255,19 @@ class NeuralScorer(Scorer):
                 for opt in optimisers:
                     opt.zero_grad()
                 loss.backward()
-                for opt in optimisers:
+                for opt, schedule in zip(optimisers, schedules, strict=True):
                     opt.step()
+                    schedule.step()
                 total += float(loss.detach()) * len(batch)
             dev_logits = _torch_logits(torch, net, data, dev_docs, self.batch_size * 4)
-            f1 = _calibrated_macro_f1(dev_logits, y_dev)
+            f1, log_loss = _dev_scores(dev_logits, y_dev)
             history.append(
-                {"epoch": epoch, "train_loss": round(total / len(order), 5), "dev_macro_f1": f1}
+                {
+                    "epoch": epoch,
+                    "train_loss": round(total / len(order), 5),
+                    "dev_macro_f1": f1,
+                    "dev_log_loss": log_loss,
+                }
             )
             log.info("epoch %d: train loss %.4f, dev macro-F1 %.4f", epoch, total / len(order), f1)
             if f1 > best + 1e-9:
@@ -288,12 +309,11 @@ class NeuralScorer(Scorer):
         self._prepare_inference()
 
     def _prepare_inference(self) -> None:
-        # Conv1d weights (C, d, k) laid out as one (d, k*C) matrix per width: column block o
-        # projects the word at offset o of a window.
-        self._projections = [
-            np.ascontiguousarray(np.concatenate([w[:, :, o].T for o in range(w.shape[2])], axis=1))
-            for w in self.conv_weights_
-        ]
+        # Conv1d weights (C, d, k) laid out as one (d, sum(widths) * C) matrix: a column block
+        # per width and offset o projects the word at offset o of a window.
+        self._projection = np.ascontiguousarray(
+            np.concatenate([w[:, :, o].T for w in self.conv_weights_ for o in range(w.shape[2])], 1)
+        )
         self._vectors = _WordVectors(self)
 
     # -- scoring ---------------------------------------------------------------------------
@@ -301,11 +321,11 @@ class NeuralScorer(Scorer):
     def _logits(self, prepared: list[Prepared]) -> np.ndarray:
         out = [np.zeros((0, len(self.classes_)))]
         for lo in range(0, len(prepared), CHUNK_DOCS):
-            out.append(self._forward(prepared[lo : lo + CHUNK_DOCS]).logits)
+            out.append(self._forward(prepared[lo : lo + CHUNK_DOCS], explain=False).logits)
         return np.concatenate(out)
 
-    def _forward(self, prepared: list[Prepared]) -> _Forward:
-        return _Forward(self, [_tokens(p, self.max_words) for p in prepared])
+    def _forward(self, prepared: list[Prepared], explain: bool = True) -> _Forward:
+        return _Forward(self, [_tokens(p, self.max_words) for p in prepared], explain)
 
     def predict_proba(self, texts: Sequence[str] | Sequence[Prepared]) -> np.ndarray:
         prepared = as_prepared(texts)
@@ -490,73 +510,112 @@ def _part_ids(words, buckets, char_ngrams, folded) -> tuple[np.ndarray, np.ndarr
 class _Forward:
     """One numpy forward pass over a batch of posts, kept for its explanation.
 
-    The posts' word vectors are stacked in rows, each post after ``max(widths) - 1`` zero
-    rows (and as many at the end), so no window of a width reaches two posts; an empty post
-    gets one zero word. A window counts when it covers at least one of its post's rows, as
-    torch's ``Conv1d(padding=width - 1)`` with the padded positions masked.
+    Each distinct word's vector is projected once by every filter offset (``x @ W``); a
+    window's pre-activation is then a sum of projected rows. Posts are sorted by length
+    and taken in groups laid out densely, ``(posts, words + 2 * pad, channels)`` with
+    ``pad = max(widths) - 1`` zero words on each side, so that a window of width ``k`` at
+    step ``t`` covers words ``t - k + 1 .. t`` as torch's ``Conv1d(padding=k - 1)`` does;
+    steps past a post's last window are masked before the max. An empty post has one zero
+    word, as in training.
     """
 
-    def __init__(self, scorer: NeuralScorer, tokens: list[list[str]]):
+    def __init__(self, scorer: NeuralScorer, tokens: list[list[str]], explain: bool = True):
         self.scorer = scorer
+        self.explained = explain
         n_docs = len(tokens)
-        pad = max(scorer.widths) - 1
-        n_words = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
-        self.n_words = n_words
-        lengths = np.maximum(n_words, 1)
-        self.first = pad * np.arange(1, n_docs + 1) + np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        n_rows = int(pad * (n_docs + 1) + lengths.sum())
-        occupied = np.zeros(n_rows, dtype=bool)
-        occupied[_ranges(self.first, lengths)] = True
-        # rows of real words, in post order
-        self.word_rows = _ranges(self.first, n_words)
-        x = np.zeros((n_rows, scorer.dim), dtype=np.float32)
+        self.n_words = np.fromiter(map(len, tokens), dtype=np.int64, count=n_docs)
+        self.offsets = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(self.n_words, out=self.offsets[1:])
         flat = [w for doc in tokens for w in doc]
-        if flat:
-            table, rows = scorer._vectors.lookup(flat)
-            x[self.word_rows] = table[rows]
-        self.n_rows = n_rows
-        self.projected, self.pooled, self.argmax = [], [], []
-        seen = np.concatenate([[0], np.cumsum(occupied)])
-        for proj, bias, width in zip(
-            scorer._projections, scorer.conv_biases_, scorer.widths, strict=True
-        ):
+        table, rows = scorer._vectors.lookup(flat)
+        distinct, inverse = np.unique(rows, return_inverse=True)
+        # each distinct word projected by every filter offset; one more zero row pads
+        projection = scorer._projection
+        self.projected = np.empty((len(distinct) + 1, projection.shape[1]), dtype=np.float32)
+        np.matmul(table[distinct], projection, out=self.projected[:-1])
+        self.projected[-1] = 0
+        self.inverse = inverse.reshape(-1)  # each word's row in projected; the last row pads
+        self.groups = []
+        self.logits = np.zeros((n_docs, len(scorer.classes_)))
+        order = np.argsort(self.n_words, kind="stable")
+        longest = np.maximum(self.n_words[order], 1)  # ascending
+        lo = 0
+        while lo < n_docs:
+            # as many posts as GROUP_CELLS words hold, padded to the longest among them
+            guess = GROUP_CELLS // int(longest[lo])
+            size = max(GROUP_MIN, GROUP_CELLS // int(longest[min(n_docs, lo + guess) - 1]))
+            docs = order[lo : lo + size]
+            self.groups.append(self._group(docs, int(longest[min(n_docs, lo + size) - 1])))
+            lo += size
+
+    def _group(self, docs: np.ndarray, longest: int) -> _Group:
+        scorer, pad = self.scorer, max(self.scorer.widths) - 1
+        n_words = self.n_words[docs]
+        words = np.full((len(docs), longest + 2 * pad), len(self.projected) - 1, dtype=np.int64)
+        doc_of = np.repeat(np.arange(len(docs)), n_words)
+        position = _ranges(np.zeros_like(n_words), n_words)
+        words[doc_of, pad + position] = self.inverse[_ranges(self.offsets[docs], n_words)]
+        lengths = np.maximum(n_words, 1)
+        tops, argmaxes, col = [], [], 0
+        for width, bias in zip(scorer.widths, scorer.conv_biases_, strict=True):
             c = bias.shape[0]
-            z = x @ proj  # (rows, width * C)
-            n_win = n_rows - width + 1
-            y = z[:n_win, :c] + bias
-            for o in range(1, width):
-                y += z[o : o + n_win, o * c : (o + 1) * c]
-            valid = seen[width : width + n_win] - seen[:n_win] > 0
-            y[~valid] = -np.inf
-            starts = self.first - (width - 1)
-            top = np.maximum.reduceat(y, starts, axis=0)
-            self.projected.append(z)
-            self.pooled.append(top)
-            self.argmax.append((y, starts))
-        h = np.maximum(np.concatenate(self.pooled, axis=1), 0)
-        self.hidden = h
-        self.logits = (h @ scorer.head_weight_.T + scorer.head_bias_).astype(np.float64)
+            steps = longest + width - 1
+            y = np.broadcast_to(bias, (len(docs), steps, c)).copy()
+            for o in range(width):
+                block = self.projected[:, col + o * c : col + (o + 1) * c]
+                first = pad - width + 1 + o
+                y += block[words[:, first : first + steps]]
+            col += width * c
+            beyond = np.arange(steps)[None, :] >= (lengths + width - 1)[:, None]
+            y[beyond] = -np.inf
+            tops.append(y.max(axis=1))
+            if self.explained:  # the first step where each filter peaks
+                argmaxes.append((y == tops[-1][:, None, :]).argmax(axis=1))
+        hidden = np.maximum(np.concatenate(tops, axis=1), 0)
+        self.logits[docs] = hidden @ scorer.head_weight_.T + scorer.head_bias_
+        return _Group(docs, words, hidden, argmaxes)
 
     def word_parts(self, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gradient × input of ``directions`` (one row of head weights per post) at every
-        word: the parts, and each post's offsets into them."""
-        parts = np.zeros(self.n_rows, dtype=np.float64)
-        col = 0
-        for z, top, (y, starts), width in zip(
-            self.projected, self.pooled, self.argmax, self.scorer.widths, strict=True
-        ):
-            c = top.shape[1]
-            gain = directions[:, col : col + c] * (top > 0)
-            col += c
-            at = _segment_argmax(y, top, starts)
-            channel = np.arange(c)
-            for o in range(width):
-                rows = at + o
-                values = gain * z[rows, o * c + channel]
-                parts += np.bincount(rows.ravel(), values.ravel(), minlength=self.n_rows)
-        offsets = np.zeros(len(self.n_words) + 1, dtype=np.int64)
-        np.cumsum(self.n_words, out=offsets[1:])
-        return parts[self.word_rows], offsets
+        word: the parts, in post order, and each post's offsets into them."""
+        if not self.explained:
+            raise ValueError("this forward pass was made without explanations")
+        scorer, pad = self.scorer, max(self.scorer.widths) - 1
+        parts = np.zeros(int(self.offsets[-1]), dtype=np.float64)
+        for g in self.groups:
+            n_words, n_docs = self.n_words[g.docs], len(g.docs)
+            longest = g.words.shape[1] - 2 * pad
+            gains = directions[g.docs] * (g.hidden > 0)
+            row = np.arange(n_docs)[:, None]
+            group_parts = np.zeros(n_docs * longest)
+            col, gain_col = 0, 0
+            for width, at in zip(scorer.widths, g.argmaxes, strict=True):
+                c = at.shape[1]
+                gain = gains[:, gain_col : gain_col + c]
+                channel = np.arange(c)[None, :]
+                for o in range(width):
+                    word = at - width + 1 + o  # the word at offset o of each best window
+                    inside = (word >= 0) & (word < n_words[:, None])
+                    projected = self.projected[g.words[row, word + pad], col + o * c + channel]
+                    group_parts += np.bincount(
+                        (row * longest + word)[inside],
+                        (gain * projected)[inside],
+                        minlength=len(group_parts),
+                    )
+                col += width * c
+                gain_col += c
+            group_parts = group_parts.reshape(n_docs, longest)
+            real = np.arange(longest)[None, :] < n_words[:, None]
+            parts[(self.offsets[g.docs][:, None] + np.arange(longest))[real]] = group_parts[real]
+        return parts, self.offsets
+
+
+class _Group:
+    """Posts of similar length scored together: their word rows, hidden features and, when
+    explaining, the step of each filter's maximum."""
+
+    def __init__(self, docs, words, hidden, argmaxes):
+        self.docs, self.words, self.hidden, self.argmaxes = docs, words, hidden, argmaxes
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -569,23 +628,16 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + shift
 
 
-def _segment_argmax(y: np.ndarray, top: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """First row of each segment (``starts``) and column where ``y`` reaches ``top``."""
-    y = y[starts[0] :]  # rows before the first segment belong to none
-    bounds = np.append(starts - starts[0], len(y))
-    segment = np.repeat(np.arange(len(starts)), np.diff(bounds))
-    rows = np.arange(starts[0], starts[0] + len(y), dtype=np.int64)[:, None]
-    hit = np.where(y == top[segment], rows, np.iinfo(np.int64).max)
-    return np.minimum.reduceat(hit, bounds[:-1], axis=0)
-
-
-def _calibrated_macro_f1(logits: np.ndarray, y: np.ndarray) -> float:
-    """Dev macro-F1 of the decision rule the model would ship with these logits."""
+def _dev_scores(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Dev macro-F1 of the decision rule the model would ship with these logits, and the
+    log-loss of its calibrated probabilities."""
     temperature, bias = fit_temperature_and_bias(logits, y)
     proba = calibrated_proba(logits, temperature, bias)
     weights = fit_decision_weights(proba, y)
     pred = np.argmax(proba * weights, axis=1)
-    return round(float(f1_score(y, pred, average="macro", labels=range(logits.shape[1]))), 5)
+    f1 = f1_score(y, pred, average="macro", labels=range(logits.shape[1]))
+    log_loss = -np.log(proba[np.arange(len(y)), y] + 1e-12).mean()
+    return round(float(f1), 5), round(float(log_loss), 5)
 
 
 class _Corpus:
@@ -654,9 +706,13 @@ def _network(torch, scorer: NeuralScorer):
             return self.classify(self.words(ids, bag_offsets, positions), lengths)
 
         def words(self, ids, bag_offsets, positions):
-            """The word vectors of each post, (posts, words, dim); position 0 pads."""
+            """The word vectors of each post, (posts, words, dim); position 0 pads. While
+            training, ``word_dropout`` of the words become padding."""
             vectors = self.embedding(ids, bag_offsets)
             vectors = torch.cat([vectors.new_zeros(1, vectors.shape[1]), vectors])
+            if self.training and scorer.word_dropout:
+                kept = torch.rand(positions.shape) >= scorer.word_dropout
+                positions = positions * kept
             return vectors[positions]
 
         def classify(self, words, lengths):
