@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 from sklearn.metrics import f1_score
 
@@ -492,8 +493,13 @@ class _WordVectors:
             return self.table, rows
 
     def vectors(self, words: list[str]) -> np.ndarray:
+        """Each word's mean part embedding: a sparse (words × parts) matrix of ones times the
+        rows of the parts they use, in float32, over each word's count of parts."""
         ids, offsets = _part_ids(words, self.buckets, self.char_ngrams, self.folded)
-        sums = np.add.reduceat(self.embedding[ids].astype(np.float32), offsets[:-1], axis=0)
+        rows, columns = np.unique(ids, return_inverse=True)
+        ones = np.ones(len(ids), dtype=np.float32)
+        uses = sp.csr_matrix((ones, columns.reshape(-1), offsets), shape=(len(words), len(rows)))
+        sums = np.asarray(uses @ self.embedding[rows].astype(np.float32))
         return sums / np.diff(offsets).astype(np.float32)[:, None]
 
 
