@@ -1,7 +1,7 @@
 """The ``neural`` family: a small CNN over hashed subword word vectors, trained from scratch.
 
 Each segmented word becomes the mean of hashed embeddings of its parts, fastText style: the
-word itself, its syllables, its character 3–5-grams (lower-cased, diacritics kept, with
+word itself, its syllables, its character 2–5-grams (lower-cased, diacritics kept, with
 ``<`` ``>`` boundary marks) and its diacritics-folded form, so a word typed without marks
 (``oc cho``) still meets its marked form. Parts are hashed with CRC-32 into ``buckets``
 rows, so there is no vocabulary file, and a word never seen in training still has a
@@ -84,7 +84,7 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def word_parts(word: str, char_ngrams: tuple[int, int] = (3, 5), folded: bool = True) -> list[str]:
+def word_parts(word: str, char_ngrams: tuple[int, int] = (2, 5), folded: bool = True) -> list[str]:
     """The hashed parts of one lower-cased segmented word, each tagged by its kind.
 
     >>> word_parts("óc_chó", (3, 3))
@@ -131,8 +131,8 @@ class NeuralScorer(Scorer):
     ``patience`` the epochs without a better dev macro-F1 before stopping;
     ``batch_size``, ``learning_rate`` (dense layers, AdamW), ``embedding_learning_rate``
     (sparse Adam) and ``weight_decay`` drive the optimisers; with ``lr_decay`` both rates
-    fall linearly to zero over ``epochs``. ``class_weight="balanced"``
-    weights the loss by ``n / (labels * count)``; ``None`` leaves it unweighted.
+    fall linearly to zero over ``epochs``. ``class_weight="balanced"`` weights the loss by
+    ``n / (labels * count)``; ``None`` leaves it unweighted.
     ``max_words`` caps the words read per post; ``dev_fraction`` of the training texts is
     held out when ``fit`` gets no dev set; ``threads`` is torch's thread count while
     fitting (fixed, so that a refit gives the same numbers).
@@ -146,7 +146,7 @@ class NeuralScorer(Scorer):
         task: Task,
         buckets: int = 2**18,
         dim: int = 64,
-        char_ngrams: tuple[int, int] = (3, 5),
+        char_ngrams: tuple[int, int] = (2, 5),
         folded: bool = True,
         widths: tuple[int, ...] = (1, 2, 3),
         channels: int = 128,

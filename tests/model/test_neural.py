@@ -34,7 +34,7 @@ TEXTS = [
     "👍",
     "may ngu nhu bo",
 ]
-TINY = {"buckets": 2**14, "dim": 16, "channels": 16, "batch_size": 32}
+TINY = {"buckets": 2**14, "dim": 16, "channels": 16, "batch_size": 32, "char_ngrams": (3, 5)}
 
 
 def _rows(split: str, limit: int) -> tuple[list, list[str]]:
