@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
-from sqlalchemy import any_, bindparam, exists, select
+from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -95,9 +95,11 @@ def queue_filters(
     if max_risk is not None:
         conditions.append(Item.risk <= max_risk)
     if assignee is not None:
+        # Driven from the assignee's few assignments (their index), not by testing every
+        # item of the queue's order for one: an EXISTS walked a million open items (7 s).
         user_id = select(User.id).where(User.name == assignee).scalar_subquery()
         conditions.append(
-            exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id)
+            Item.id.in_(select(Assignment.item_id).where(Assignment.user_id == user_id))
         )
     return conditions
 

@@ -86,8 +86,10 @@ def held_for_others(user_id: int | None, now: datetime):
     """Condition on ``Item``: an open item not to be handed to ``user_id`` now, because it is
     assigned to someone else who has not answered it, or other reviewers' live claims are as
     many as the answers it still needs."""
+    # Correlated through the assignment row: with Item.id here SQLAlchemy gave this nested
+    # EXISTS its own FROM items, and it asked whether the assignee answered any item at all.
     assignee_answered = exists().where(
-        Answer.item_id == Item.id, Answer.reviewer_id == Assignment.user_id
+        Answer.item_id == Assignment.item_id, Answer.reviewer_id == Assignment.user_id
     )
     elsewhere = exists().where(
         Assignment.item_id == Item.id, Assignment.user_id != user_id, ~assignee_answered

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..errors import InputError
 from . import assignments
 from ._shared import NotFoundError, one_of, queue_filters
-from .tables import STATUSES, Answer, Item, User, utcnow
+from .tables import STATUSES, Answer, Assignment, Item, User, utcnow
 
 NEIGHBOUR_WINDOW = 200  # queue positions searched for an item's previous and next
 
@@ -86,7 +86,16 @@ def _queue_order(
     assignee: str | None = None,
     now: datetime | None = None,
 ) -> list:
-    conditions = queue_filters(task, label, status, min_risk, max_risk, assignee=assignee)
+    conditions = queue_filters(task, label, status, min_risk, max_risk)
+    if assignee is not None:
+        # The assignee's items by id, read first through their index: as a subquery, SQLite
+        # walked the whole risk index testing every item (225 ms at 1,000,000 items).
+        mine = session.scalars(
+            select(Assignment.item_id).where(Assignment.user_id == _user_id(session, assignee))
+        ).all()
+        if not mine:
+            return []
+        conditions.append(Item.id.in_(mine))
     if not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise InputError("limit", expected="a whole number from 1 to 1000", found=repr(limit),
                          fix="Ask for a page of at most 1000 items.")

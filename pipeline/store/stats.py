@@ -142,8 +142,12 @@ def time_to_label(
     even count the median is the mean of the two middle values.
     """
     seconds = _seconds(session, Item.created_at, Item.decided_at).label("seconds")
+    # ``task || ''``: grouping by the bare column, SQLite walked the task index over every
+    # item instead of the decided_at range (7.5 s at 1,000,000 items).
     key = (
-        _day(session, Item.decided_at).label("key") if by_day else Item.task.label("key")
+        _day(session, Item.decided_at).label("key")
+        if by_day
+        else Item.task.concat("").label("key")
     )
     inner = select(key, seconds).where(
         Item.decided_at.is_not(None), Item.label_source_id.is_(None)

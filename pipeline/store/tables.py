@@ -140,8 +140,9 @@ class Item(Base):
         # The same orders across all tasks (migration 0002).
         Index("ix_items_status_risk", "status", "risk", "id"),
         Index("ix_items_status_uncertainty", "status", "uncertainty", "id"),
-        # The statistics' window of days (migration 0012).
+        # The statistics' window of days (migration 0012) and backlog (0013, covering).
         Index("ix_items_decided_at", "decided_at"),
+        Index("ix_items_backlog", "status", "task", "model_label", "is_representative"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -142,6 +142,14 @@ def test_next_prefers_my_items_and_skips_items_assigned_to_others(session, items
     # (decided by one answer: not open any more; with two needed it would be offered)
 
 
+def test_an_assignees_answer_to_another_item_does_not_free_theirs(session, items):
+    work.assign(session, [items["h1"]], "minh", "boss")
+    record_answer(session, items["h3"], "minh", "clean", None)  # some other item
+    share = {"uncertain_share": 0}
+    assert "h1" not in ids(next_items(session, task="hostile", reviewer="lan", **share))
+    assert ids(next_items(session, task="hostile", assignee="minh", **share)) == ["h1"]
+
+
 def test_an_item_needing_two_reviews_goes_to_others_once_its_assignee_answered(session, team):
     add_scored(session, [scored("two", posts(1, seed=5)[0])], actor="test", reviews_needed=2)
     item = session.scalars(select(Item).where(Item.source_id == "two")).one()
