@@ -196,7 +196,15 @@ def main() -> None:
                       file=sys.stderr)
                 continue
             print(f"training {task}/{candidate.name} ...", file=sys.stderr, flush=True)
-            rows.append(run_candidate(task, candidate, root))
+            row = run_candidate(task, candidate, root)
+            rows.append(row)
+            print(  # as it goes: a long run's finished rows are not lost
+                f"  {task}/{candidate.name}: macro-F1 {row['macro_f1']:.4f}, AUC "
+                f"{row['roc_auc']:.4f}, ECE {row['ece']:.4f}, functional "
+                f"{row['functional'].get('accuracy')}, {row['train_s']:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     print_table(rows)
     print_functional(rows)
     if args.json:
