@@ -197,7 +197,10 @@ def _walk_risk_order(session: Session, match, conditions, status: str | None, li
     keeps SQLite from driving the search from the id instead, which would read every match.
     """
     items = Item.__table__
-    matching = literal_column(f"+{items.name}.id").in_(select(_FTS.c.rowid).where(match))
+    # The matches are read from the index once (a CTE used by every status's walk is
+    # materialised once), not once per status.
+    matches = select(_FTS.c.rowid).where(match).cte("matches")
+    matching = literal_column(f"+{items.name}.id").in_(select(matches.c.rowid))
     parts = []
     for one in (status,) if status is not None else STATUSES:
         part = (
