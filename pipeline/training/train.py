@@ -404,8 +404,10 @@ def _library_versions(family: str = "linear") -> dict:
         import transformers
 
         versions |= {"torch": torch.__version__, "transformers": transformers.__version__}
-    elif family == "neural":
-        import torch
-
+    elif family in ("neural", "ensemble"):  # an ensemble's neural member trains with torch
+        try:
+            import torch
+        except ImportError:  # an ensemble of linear members needs none
+            return versions
         versions["torch"] = torch.__version__
     return versions
