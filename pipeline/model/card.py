@@ -186,11 +186,22 @@ def _linear_family(config: dict) -> str:
   v{config["normaliser"]["version"]}, segmented by {config["segmenter"]["name"]}
   {config["segmenter"]["version"]}; TF-IDF of word {_ngrams(hp["features"]["word_ngrams"])}-grams
   and character {_ngrams(hp["features"]["char_ngrams"])}-grams within words; logistic
-  regression (C={hp["C"]}, class weights {hp["class_weight"]}).
+  regression (C={hp["C"]}, class weights {hp["class_weight"]}).{_content_lines(hp)}
 - Calibration: temperature ({config["calibration"]["temperature"]:.4f}) and a bias per label,
   fitted on {hp["cv_folds"]}-fold held-out logits. Labels: calibrated probabilities times
   per-label weights chosen for macro-F1 on the same folds.
 - No pickle: `config.json`, `vocabulary.json` and `weights.safetensors`."""
+
+
+def _content_lines(hp: dict) -> str:
+    if not hp.get("content_features"):
+        return ""
+    return """
+- Content features besides the words (never the author): likes, comments and shares in
+  log-scale bins, comments and shares per like, the posting hour (UTC+7), links and their
+  domains; a missing value is its own `unknown` bin. Each training post is learnt twice, with
+  its metadata and with none (half weight each), so a text-only input is scored honestly:
+  see the `-without-metadata` row below."""
 
 
 def _transformer_family(config: dict) -> str:

@@ -83,22 +83,41 @@ class LinearScorer(Scorer):
         # the decision rule.
         self.features_ = TextFeatures(**self.features).fit(docs)
         x = self.features_.transform(docs)
+        n = len(docs)
         self.content_ = None
+        copies = 1
         if self.content_features:
+            # Each post is learnt twice, with its metadata and with none (half weight each),
+            # so that a post scored without metadata (a text-only file) gets an honest score
+            # too: fitted on known metadata alone, the model flagged every such post.
             originals = [p.original for p in prepared]
             self.content_ = ContentFeatures().fit(originals, meta)
-            x = sp.hstack([x, self.content_.transform(originals, meta)], format="csr")
+            known = self.content_.transform(originals, meta)
+            unknown = self.content_.transform(originals, None)
+            x = sp.vstack(
+                [sp.hstack([x, known], format="csr"), sp.hstack([x, unknown], format="csr")],
+                format="csr",
+            )
+            y = np.concatenate([y, y])
+            copies = 2
+        weight = np.full(n * copies, 1.0 / copies) if copies > 1 else None
+
+        def rows(idx):  # a post's copies stay in the same fold
+            return np.concatenate([idx + k * n for k in range(copies)])
+
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
-        held_out = np.zeros((len(docs), len(self.classes_)))
-        for train_idx, test_idx in folds.split(x, y):
-            clf = self._classifier().fit(x[train_idx], y[train_idx])
-            held_out[test_idx] = _as_2d(clf.decision_function(x[test_idx]))
-        self.temperature_, self.bias_ = fit_temperature_and_bias(held_out, y)
+        held_out = np.zeros((n * copies, len(self.classes_)))
+        for train_idx, test_idx in folds.split(np.zeros(n), y[:n]):
+            fit_rows, test_rows = rows(train_idx), rows(test_idx)
+            fit_weight = None if weight is None else weight[fit_rows]
+            clf = self._classifier().fit(x[fit_rows], y[fit_rows], sample_weight=fit_weight)
+            held_out[test_rows] = _as_2d(clf.decision_function(x[test_rows]))
+        self.temperature_, self.bias_ = fit_temperature_and_bias(held_out[:n], y[:n])
         self.decision_weights_ = fit_decision_weights(
-            calibrated_proba(held_out, self.temperature_, self.bias_), y
+            calibrated_proba(held_out[:n], self.temperature_, self.bias_), y[:n]
         )
 
-        clf = self._classifier().fit(x, y)
+        clf = self._classifier().fit(x, y, sample_weight=weight)
         self.coef_, self.intercept_ = _as_multiclass(clf.coef_, clf.intercept_)
         return self
 

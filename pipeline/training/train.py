@@ -270,6 +270,11 @@ def train_model(
             ),
         },
     }
+    if shipped.content_features:
+        # what a text-only input (no engagement counts, no time) gets from the same model
+        metrics["test_sets"][f"{test_name}-without-metadata"] = evaluate(
+            shipped, test_prepared, test_labels, meta=[None] * len(test_prepared)
+        )
     functional = functional_metrics(shipped, task.name)
     if functional is not None:
         metrics["functional"] = functional

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from pipeline.model.base import top_words
 from pipeline.model.calibration import calibrated_proba
@@ -92,10 +93,15 @@ def reference_proba_and_words(model, prepared, top_k=5, proba=None):
     word and post by post."""
     x = sklearn_transform(model.features_, [p.segmented_text for p in prepared])
     if proba is None:
-        logits = np.asarray(x @ model.coef_.T) + model.intercept_
+        full = x
+        if model.content_ is not None:  # metadata unknown: text and links only
+            content = model.content_.transform([p.original for p in prepared], None)
+            full = sp.hstack([x, content], format="csr")
+        logits = np.asarray(full @ model.coef_.T) + model.intercept_
         proba = calibrated_proba(logits, model.temperature_, model.bias_)
     risky = [model.classes_.index(r) for r in model.task.risk_labels]
-    directions = (model.coef_ - model.coef_.mean(axis=0)) / model.temperature_
+    coef = model.coef_[:, : x.shape[1]]  # the words' columns: content never explains
+    directions = (coef - coef.mean(axis=0)) / model.temperature_
     words = []
     for d, (p, row) in enumerate(zip(prepared, proba, strict=True)):
         target = risky[int(np.argmax(row[risky]))]
@@ -159,8 +165,11 @@ def test_word_parts_add_up_to_the_log_odds_of_the_explained_label(bundled_model)
     proba = model.predict_proba(prepared)
     risky = np.array([model.classes_.index(r) for r in model.task.risk_labels])
     target = risky[np.argmax(proba[:, risky], axis=1)]
-    parts = model.features_.word_parts(enc, model._directions(), target)
-    logits = np.asarray(enc.x @ model.coef_.T) / model.temperature_
+    n_text = enc.x.shape[1]  # a content model's content columns never explain
+    directions = np.ascontiguousarray(model._directions()[:, :n_text])
+    parts = model.features_.word_parts(enc, directions, target)
+    text_coef = model.coef_[:, :n_text]
+    logits = np.asarray(enc.x @ text_coef.T) / model.temperature_
     odds = logits[np.arange(len(prepared)), target] - logits.mean(axis=1)
     sums = np.add.reduceat(np.append(parts, 0.0), enc.offsets[:-1])
     sums[np.diff(enc.offsets) == 0] = 0.0
