@@ -140,8 +140,18 @@ def test_without_a_dev_set_a_stratified_part_of_train_is_held_out(hostile, data)
 def test_saved_weights_reload_to_identical_scores_and_words(model, hostile, tmp_path):
     save_model(model, tmp_path, extra_config={})
     again = NeuralScorer.load(tmp_path, read_config(tmp_path), hostile)
-    np.testing.assert_array_equal(again.predict_proba(TEXTS), model.predict_proba(TEXTS))
-    assert again.explain(TEXTS) == model.explain(TEXTS)
+    # Not bit for bit: the trained model's word table also holds its dev words, and BLAS
+    # rounds a product of another shape differently in the last bits.
+    np.testing.assert_allclose(
+        again.predict_proba(TEXTS), model.predict_proba(TEXTS), rtol=0, atol=1e-6
+    )
+    for got, want in zip(again.explain(TEXTS), model.explain(TEXTS), strict=True):
+        assert [(w["word"], w["start"], w["end"]) for w in got] == [
+            (w["word"], w["start"], w["end"]) for w in want
+        ]
+        np.testing.assert_allclose(
+            [w["weight"] for w in got], [w["weight"] for w in want], rtol=0, atol=2e-4
+        )
     assert load_file(tmp_path / WEIGHTS_FILE)["embedding"].dtype == np.float16
 
 
