@@ -22,10 +22,15 @@ matches of the query and filters up to ``EXACT_TOTAL``; beyond that the page say
 match, which is what a page of the riskiest 50 must not (1,000,000 posts:
 benchmarks/queue_latency.py).
 
-Two plans give the same rows. A query the index matches rarely reads its matches and sorts
+Three plans give the same rows. A query the index matches rarely reads its matches and sorts
 them by risk. A broad one (more than ``BROAD_MATCHES`` matches in the index) walks the queue's
 risk indexes, one per status, and keeps the items among the matches: about
-``limit`` x items / matches steps instead of a sort of every match.
+``limit`` x items / matches steps instead of a sort of every match. A very broad one (more
+than ``DENSE_MATCHES``: a short word typed as a prefix, "do" matching every word that starts
+so) would first gather all its matches for that walk; instead the riskiest thousand or so
+items under the filters are read from the risk indexes, and which of them match is read off
+their own search texts or the index's matches, whichever is cheaper (``do*``, 255,964
+matches in 1,000,000 posts: 155-220 ms -> about 60 ms).
 
     page = search_items(session, "tin giả", task="hostile")
     more = search_items(session, "tin giả", task="hostile", after=page.next)
@@ -33,6 +38,7 @@ risk indexes, one per status, and keeps the items among the matches: about
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -71,6 +77,14 @@ MAX_LIMIT = 500
 MAX_WORDS = 20  # words in one query; each is one more index lookup
 EXACT_TOTAL = 1000  # matches counted exactly; past it the total is "1,000+"
 BROAD_MATCHES = 2000  # index matches above which a search walks the risk order (SQLite)
+DENSE_MATCHES = 20_000  # ... above which it reads the riskiest candidates first (SQLite)
+MIN_CANDIDATES = 1024  # candidates read at least, in one go
+SPARE = 4  # candidates read per match a page needs, at the index's share of matches
+MAX_CANDIDATES = 65_536  # candidates read at most before the walk over every match
+COUNTED_MATCHES = 300_000  # index matches counted at most, for the share of matches
+# A candidate's own search text read costs about as much as this many matches read from the
+# index (1,000,000 posts: the texts were faster for do*'s 255,964 matches, not for 187,006).
+TEXT_PER_MATCH = 200
 _WORD = re.compile(r"[a-z0-9]+")  # all that fold_for_search leaves
 _FTS = table(SEARCH_FTS_TABLE, column("rowid"))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -163,8 +177,14 @@ def search_items(
     beyond = []
     if after is not None:
         beyond.append(tuple_(Item.risk, Item.id) < tuple_(*_risk_cursor(after)))
-    if _is_broad(session, match):
-        items = _walk_risk_order(session, match, conditions + beyond, status, limit + 1)
+    matches = _index_matches(session, match)
+    if matches > BROAD_MATCHES:
+        where = conditions + beyond
+        items = None
+        if matches > DENSE_MATCHES:
+            items = _candidates_first(session, words, prefix, where, status, limit + 1, matches)
+        if items is None:
+            items = _walk_risk_order(session, match, where, status, limit + 1)
     else:
         page = select(Item).select_from(source).where(match, *conditions, *beyond)
         page = page.order_by(Item.risk.desc(), Item.id.desc()).limit(limit + 1)
@@ -181,14 +201,81 @@ def search_items(
     )
 
 
-def _is_broad(session: Session, match) -> bool:
-    """Whether the index holds more than ``BROAD_MATCHES`` matches (SQLite; PostgreSQL's
-    planner weighs its own statistics). Reading the index alone costs little; it is the
-    look-ups of the matching items that a broad search must not make."""
+def _index_matches(session: Session, match) -> int:
+    """How many matches the index holds, counted up to ``COUNTED_MATCHES`` (SQLite; 0 on
+    PostgreSQL, whose planner weighs its own statistics). Reading the index alone costs
+    little; it is the look-ups of the matching items that a broad search must not make."""
     if is_postgresql(session):
+        return 0
+    found = select(_FTS.c.rowid).where(match).limit(COUNTED_MATCHES).subquery()
+    return session.scalar(select(func.count()).select_from(found))
+
+
+def _risk_order(conditions, status: str | None, limit: int):
+    """The ids (and risks) of the riskiest ``limit`` items under ``conditions``, read down the
+    risk index of each status and merged (a subquery, riskiest first once ordered)."""
+    items = Item.__table__
+    parts = []
+    for one in (status,) if status is not None else STATUSES:
+        part = (
+            select(items.c.id, items.c.risk)
+            .where(Item.status == one, *conditions)
+            .order_by(Item.risk.desc(), Item.id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        parts.append(select(part.c.id, part.c.risk))  # SQLite: no LIMIT inside a UNION
+    return union_all(*parts).subquery()
+
+
+def _candidates_first(session: Session, words, prefix: bool, conditions, status, limit, matches):
+    """The riskiest ``limit`` matching items of a very broad search: the riskiest items under
+    the filters, enough to hold ``limit`` matches at the index's share of matches (counted
+    up to ``COUNTED_MATCHES``, so the share is a floor), and which of them match: checked on
+    their own search text as the index would match it when they are few against the matches
+    (``do*``: 255,964 matches, 1,020 candidates), else read off the index's matches in one
+    pass (``+rowid``: one index probe per candidate costs more than either). Four times as
+    many candidates while a page is short; None past ``MAX_CANDIDATES`` (the walk over every
+    match is then the cheaper plan)."""
+    top = session.scalar(select(func.max(Item.id))) or 0
+    want = max(MIN_CANDIDATES, math.ceil(SPARE * limit * top / max(matches, 1)))
+    while want <= MAX_CANDIDATES:
+        merged = _risk_order(conditions, status, want)
+        ids = session.scalars(
+            select(merged.c.id).order_by(merged.c.risk.desc(), merged.c.id.desc()).limit(want)
+        ).all()
+        listed = select(literal_column("value")).select_from(func.json_each(json.dumps(ids)))
+        if want * TEXT_PER_MATCH <= matches:
+            found = session.execute(select(Item.id, Item.search_text).where(Item.id.in_(listed)))
+            matched = {i for i, text in found if _holds(text, words, prefix)}
+        else:
+            _, match = _searched(session, words, prefix)
+            in_listed = literal_column(f"+{SEARCH_FTS_TABLE}.rowid").in_(listed)
+            matched = set(session.scalars(select(_FTS.c.rowid).where(match, in_listed)))
+        page = [i for i in ids if i in matched][:limit]
+        if len(page) == limit or len(ids) < want:  # a full page, or every candidate read
+            return _items_in_order(session, page)
+        want *= 4
+    return None
+
+
+def _holds(search_text: str | None, words: tuple[str, ...], prefix: bool) -> bool:
+    """Whether the index matches this search text: every word a token of it, the last also
+    the start of one (``prefix``), as FTS5's unicode61 tokenizer splits a folded text.
+
+    >>> _holds("tin gia hoa binh", ("gia", "ho"), True), _holds("tin gia", ("gi",), False)
+    (True, False)
+    """
+    tokens = set(_WORD.findall(search_text or ""))
+    *whole, last = words
+    if not tokens.issuperset(whole):
         return False
-    found = select(_FTS.c.rowid).where(match).limit(BROAD_MATCHES + 1).subquery()
-    return session.scalar(select(func.count()).select_from(found)) > BROAD_MATCHES
+    return last in tokens or (prefix and any(t.startswith(last) for t in tokens))
+
+
+def _items_in_order(session: Session, ids: list[int]) -> list[Item]:
+    by_id = {it.id: it for it in session.scalars(select(Item).where(Item.id.in_(ids)))}
+    return [by_id[i] for i in ids]
 
 
 def _walk_risk_order(session: Session, match, conditions, status: str | None, limit: int):
@@ -196,27 +283,15 @@ def _walk_risk_order(session: Session, match, conditions, status: str | None, li
     queue's, ``ix_items_queue_risk`` or ``ix_items_status_risk``) and merged. ``+items.id``
     keeps SQLite from driving the search from the id instead, which would read every match.
     """
-    items = Item.__table__
     # The matches are read from the index once (a CTE used by every status's walk is
     # materialised once), not once per status.
     matches = select(_FTS.c.rowid).where(match).cte("matches")
-    matching = literal_column(f"+{items.name}.id").in_(select(matches.c.rowid))
-    parts = []
-    for one in (status,) if status is not None else STATUSES:
-        part = (
-            select(items.c.id, items.c.risk)
-            .where(Item.status == one, matching, *conditions)
-            .order_by(Item.risk.desc(), Item.id.desc())
-            .limit(limit)
-            .subquery()
-        )
-        parts.append(select(part.c.id, part.c.risk))  # SQLite: no LIMIT inside a UNION
-    merged = union_all(*parts).subquery()
+    matching = literal_column(f"+{Item.__table__.name}.id").in_(select(matches.c.rowid))
+    merged = _risk_order([matching, *conditions], status, limit)
     ids = session.scalars(
         select(merged.c.id).order_by(merged.c.risk.desc(), merged.c.id.desc()).limit(limit)
     ).all()
-    by_id = {it.id: it for it in session.scalars(select(Item).where(Item.id.in_(ids)))}
-    return [by_id[i] for i in ids]
+    return _items_in_order(session, ids)
 
 
 def search_narratives(

@@ -162,28 +162,66 @@ def test_a_broad_search_walks_the_risk_order_to_the_same_pages(session, monkeypa
             break
     assert {s for (s,) in session.query(Item.status).distinct()} > {"open"}
 
-    def pages(**filters):
+    def pages(query, prefix, **filters):
         seen, after = [], None
         while True:
-            page = search_items(session, "tin gia", after=after, limit=40, prefix=False, **filters)
+            page = search_items(session, query, after=after, limit=40, prefix=prefix, **filters)
             seen.append((_ids(page), page.total))
             after = page.next
             if after is None:
                 return seen
 
-    for filters in (
+    calls = []
+    plans = {"one go": (1024, 4, 65_536), "growing": (3, 0, 65_536), "giving up": (3, 0, 12)}
+    seen = {plan: [] for plan in plans}
+    risk_order, walk = pipeline.store.search._risk_order, pipeline.store.search._walk_risk_order
+
+    def counted_risk_order(conditions, status, limit):
+        calls.append(limit)
+        return risk_order(conditions, status, limit)
+
+    def counted_walk(*args):
+        calls.append("walk")
+        return walk(*args)
+
+    monkeypatch.setattr(pipeline.store.search, "_risk_order", counted_risk_order)
+    monkeypatch.setattr(pipeline.store.search, "_walk_risk_order", counted_walk)
+    every = (
         {},
         {"task": "hostile"},
         {"status": "open"},
         {"task": "false"},
         {"task": "hostile", "status": "answered", "label": "clean"},
         {"min_risk": 0.5, "members": True},
-    ):
+    )
+    # whole words, and the last word as a prefix (each candidate's own text checked as the
+    # index matches: "gi" is the start of "gia" and of other words)
+    queries = [("tin gia", False, f) for f in every] + [("tin gi", True, {}), ("gi", True, {})]
+    for query, prefix, filters in queries:
         monkeypatch.setattr(pipeline.store.search, "BROAD_MATCHES", 10**9)
-        sorted_plan = pages(**filters)
+        sorted_plan = pages(query, prefix, **filters)
         monkeypatch.setattr(pipeline.store.search, "BROAD_MATCHES", 5)
-        assert pages(**filters) == sorted_plan, filters
+        assert pages(query, prefix, **filters) == sorted_plan, filters  # the walk
+        monkeypatch.setattr(pipeline.store.search, "DENSE_MATCHES", 5)
+        for plan, (least, spare, most) in plans.items():
+            # candidates first: all in one go; growing four times while a page is short;
+            # and giving up to the walk past MAX_CANDIDATES
+            monkeypatch.setattr(pipeline.store.search, "MIN_CANDIDATES", least)
+            monkeypatch.setattr(pipeline.store.search, "SPARE", spare)
+            monkeypatch.setattr(pipeline.store.search, "MAX_CANDIDATES", most)
+            for checked_on in (0, 10**9):  # each candidate's text; the index's matches
+                monkeypatch.setattr(pipeline.store.search, "TEXT_PER_MATCH", checked_on)
+                calls[:] = []
+                assert pages(query, prefix, **filters) == sorted_plan, (query, plan, checked_on)
+                seen[plan] += calls
+        monkeypatch.setattr(pipeline.store.search, "DENSE_MATCHES", 20_000)
         assert sum(len(ids) for ids, _ in sorted_plan) == sorted_plan[0][1] > 0, filters
+    if session.get_bind().dialect.name == "sqlite":  # PostgreSQL's planner picks its own plan
+        assert "walk" not in seen["one go"] and len(set(seen["one go"])) == 1
+        assert "walk" not in seen["growing"] and {3, 12, 48} <= set(seen["growing"])
+        assert "walk" in seen["giving up"] and 48 not in seen["giving up"]
+    else:
+        assert seen == {plan: [] for plan in plans}
 
 
 def test_a_total_past_the_exact_count_is_a_lower_bound(session, monkeypatch):
