@@ -102,19 +102,18 @@ class LinearScorer(Scorer):
             copies = 2
         weight = np.full(n * copies, 1.0 / copies) if copies > 1 else None
 
-        def rows(idx):  # a post's copies stay in the same fold
-            return np.concatenate([idx + k * n for k in range(copies)])
-
+        # A post's copies stay in the same fold; the calibration is fitted on the posts as
+        # given, so only they are scored held out.
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
-        held_out = np.zeros((n * copies, len(self.classes_)))
+        held_out = np.zeros((n, len(self.classes_)))
         for train_idx, test_idx in folds.split(np.zeros(n), y[:n]):
-            fit_rows, test_rows = rows(train_idx), rows(test_idx)
+            fit_rows = np.concatenate([train_idx + k * n for k in range(copies)])
             fit_weight = None if weight is None else weight[fit_rows]
             clf = self._classifier().fit(x[fit_rows], y[fit_rows], sample_weight=fit_weight)
-            held_out[test_rows] = _as_2d(clf.decision_function(x[test_rows]))
-        self.temperature_, self.bias_ = fit_temperature_and_bias(held_out[:n], y[:n])
+            held_out[test_idx] = _as_2d(clf.decision_function(x[test_idx]))
+        self.temperature_, self.bias_ = fit_temperature_and_bias(held_out, y[:n])
         self.decision_weights_ = fit_decision_weights(
-            calibrated_proba(held_out[:n], self.temperature_, self.bias_), y[:n]
+            calibrated_proba(held_out, self.temperature_, self.bias_), y[:n]
         )
 
         clf = self._classifier().fit(x, y, sample_weight=weight)

@@ -182,7 +182,9 @@ def search_items(
         where = conditions + beyond
         items = None
         if matches > DENSE_MATCHES:
-            items = _candidates_first(session, words, prefix, where, status, limit + 1, matches)
+            items = _candidates_first(
+                session, match, words, prefix, where, status, limit + 1, matches
+            )
         if items is None:
             items = _walk_risk_order(session, match, where, status, limit + 1)
     else:
@@ -211,9 +213,9 @@ def _index_matches(session: Session, match) -> int:
     return session.scalar(select(func.count()).select_from(found))
 
 
-def _risk_order(conditions, status: str | None, limit: int):
-    """The ids (and risks) of the riskiest ``limit`` items under ``conditions``, read down the
-    risk index of each status and merged (a subquery, riskiest first once ordered)."""
+def _riskiest_ids(session: Session, conditions, status: str | None, limit: int) -> list[int]:
+    """The ids of the riskiest ``limit`` items under ``conditions``, riskiest first, read down
+    the risk index of each status and merged."""
     items = Item.__table__
     parts = []
     for one in (status,) if status is not None else STATUSES:
@@ -225,10 +227,12 @@ def _risk_order(conditions, status: str | None, limit: int):
             .subquery()
         )
         parts.append(select(part.c.id, part.c.risk))  # SQLite: no LIMIT inside a UNION
-    return union_all(*parts).subquery()
+    merged = union_all(*parts).subquery()
+    ordered = select(merged.c.id).order_by(merged.c.risk.desc(), merged.c.id.desc())
+    return list(session.scalars(ordered.limit(limit)))
 
 
-def _candidates_first(session: Session, words, prefix: bool, conditions, status, limit, matches):
+def _candidates_first(session: Session, match, words, prefix, conditions, status, limit, matches):
     """The riskiest ``limit`` matching items of a very broad search: the riskiest items under
     the filters, enough to hold ``limit`` matches at the index's share of matches (counted
     up to ``COUNTED_MATCHES``, so the share is a floor), and which of them match: checked on
@@ -240,16 +244,12 @@ def _candidates_first(session: Session, words, prefix: bool, conditions, status,
     top = session.scalar(select(func.max(Item.id))) or 0
     want = max(MIN_CANDIDATES, math.ceil(SPARE * limit * top / max(matches, 1)))
     while want <= MAX_CANDIDATES:
-        merged = _risk_order(conditions, status, want)
-        ids = session.scalars(
-            select(merged.c.id).order_by(merged.c.risk.desc(), merged.c.id.desc()).limit(want)
-        ).all()
+        ids = _riskiest_ids(session, conditions, status, want)
         listed = select(literal_column("value")).select_from(func.json_each(json.dumps(ids)))
         if want * TEXT_PER_MATCH <= matches:
             found = session.execute(select(Item.id, Item.search_text).where(Item.id.in_(listed)))
             matched = {i for i, text in found if _holds(text, words, prefix)}
         else:
-            _, match = _searched(session, words, prefix)
             in_listed = literal_column(f"+{SEARCH_FTS_TABLE}.rowid").in_(listed)
             matched = set(session.scalars(select(_FTS.c.rowid).where(match, in_listed)))
         page = [i for i in ids if i in matched][:limit]
@@ -287,11 +287,7 @@ def _walk_risk_order(session: Session, match, conditions, status: str | None, li
     # materialised once), not once per status.
     matches = select(_FTS.c.rowid).where(match).cte("matches")
     matching = literal_column(f"+{Item.__table__.name}.id").in_(select(matches.c.rowid))
-    merged = _risk_order([matching, *conditions], status, limit)
-    ids = session.scalars(
-        select(merged.c.id).order_by(merged.c.risk.desc(), merged.c.id.desc()).limit(limit)
-    ).all()
-    return _items_in_order(session, ids)
+    return _items_in_order(session, _riskiest_ids(session, [matching, *conditions], status, limit))
 
 
 def search_narratives(

@@ -174,17 +174,17 @@ def test_a_broad_search_walks_the_risk_order_to_the_same_pages(session, monkeypa
     calls = []
     plans = {"one go": (1024, 4, 65_536), "growing": (3, 0, 65_536), "giving up": (3, 0, 12)}
     seen = {plan: [] for plan in plans}
-    risk_order, walk = pipeline.store.search._risk_order, pipeline.store.search._walk_risk_order
+    risk_order, walk = pipeline.store.search._riskiest_ids, pipeline.store.search._walk_risk_order
 
-    def counted_risk_order(conditions, status, limit):
+    def counted_risk_order(session, conditions, status, limit):
         calls.append(limit)
-        return risk_order(conditions, status, limit)
+        return risk_order(session, conditions, status, limit)
 
     def counted_walk(*args):
         calls.append("walk")
         return walk(*args)
 
-    monkeypatch.setattr(pipeline.store.search, "_risk_order", counted_risk_order)
+    monkeypatch.setattr(pipeline.store.search, "_riskiest_ids", counted_risk_order)
     monkeypatch.setattr(pipeline.store.search, "_walk_risk_order", counted_walk)
     every = (
         {},
