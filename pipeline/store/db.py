@@ -31,6 +31,7 @@ DEFAULT_DATA_DIR = "data"
 DATABASE_FILE = "kiemtin.db"
 # How long a SQLite writer waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 32_768  # page cache of each connection to a database file
 # The execution option our SQLite "begin" hook reads: DEFERRED for reads, IMMEDIATE for writes.
 _SQLITE_BEGIN = "kiemtin_sqlite_begin"
 
@@ -125,6 +126,10 @@ def _sqlite_engine(url: URL, **kwargs) -> Engine:
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+            # The riskiest thousand items of a broad search are a thousand pages of the items
+            # table: past the default 2 MiB each re-read is a system call (1,000,000 posts:
+            # 1,024 of them 7.8 ms -> 3.0 ms). A cap; pages are taken as they are read.
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

@@ -7,7 +7,10 @@ and "hoà" finds "hòa". SQLite searches it through an FTS5 table, PostgreSQL th
 ``tsvector`` column with a GIN index (migration 0006).
 
 Every word of the query must occur (AND), the last one also as the start of a longer word
-("tuyen truy" finds "tuyên truyền"). Since a folded query holds only words, what would be
+("tuyen truy" finds "tuyên truyền") when it has ``MIN_PREFIX`` letters or more: the words
+that start with one letter are most words, so "nguoi a" finds "người à", not every "người"
+(and, on SQLite, its count would merge hundreds of the index's lists: 130-160 ms at
+1,000,000 posts). Since a folded query holds only words, what would be
 syntax to the database (quotes, ``*``, ``-``, ``NEAR(``, ``OR``, ``&``) is not: punctuation
 folds away and words are quoted. A query with no words finds nothing.
 
@@ -29,8 +32,10 @@ risk indexes, one per status, and keeps the items among the matches: about
 than ``DENSE_MATCHES``: a short word typed as a prefix, "do" matching every word that starts
 so) would first gather all its matches for that walk; instead the riskiest thousand or so
 items under the filters are read from the risk indexes, and which of them match is read off
-their own search texts or the index's matches, whichever is cheaper (``do*``, 255,964
-matches in 1,000,000 posts: 155-220 ms -> about 60 ms).
+their own search texts; if too few do, their share of matches says how many more to read,
+checked on their texts or on the index's matches, whichever is cheaper (``do*``, 255,964
+matches in 1,000,000 posts: 155-220 ms -> about 30 ms). The index's matches are counted only
+as far as choosing among the three plans needs (``DENSE_MATCHES``).
 
     page = search_items(session, "tin giả", task="hostile")
     more = search_items(session, "tin giả", task="hostile", after=page.next)
@@ -75,16 +80,18 @@ from .tables import (
 
 MAX_LIMIT = 500
 MAX_WORDS = 20  # words in one query; each is one more index lookup
+MIN_PREFIX = 2  # letters the last word needs to be searched as a prefix too
 EXACT_TOTAL = 1000  # matches counted exactly; past it the total is "1,000+"
 BROAD_MATCHES = 2000  # index matches above which a search walks the risk order (SQLite)
 DENSE_MATCHES = 20_000  # ... above which it reads the riskiest candidates first (SQLite)
 MIN_CANDIDATES = 1024  # candidates read at least, in one go
-SPARE = 4  # candidates read per match a page needs, at the index's share of matches
+SPARE = 4  # candidates read per match a page needs, at the share of matches seen so far
 MAX_CANDIDATES = 65_536  # candidates read at most before the walk over every match
-COUNTED_MATCHES = 300_000  # index matches counted at most, for the share of matches
-# A candidate's own search text read costs about as much as this many matches read from the
-# index (1,000,000 posts: the texts were faster for do*'s 255,964 matches, not for 187,006).
-TEXT_PER_MATCH = 200
+# A candidate's own search text checked costs about as much as this many matches read from
+# the index (1,000,000 posts: 22-52, benchmarks/search_plans.py). Set at the low end, so
+# MIN_CANDIDATES x TEXT_PER_MATCH stays under DENSE_MATCHES and the first candidates are
+# always checked on their texts (10 ms), which also gives the share of matches.
+TEXT_PER_MATCH = 16
 _WORD = re.compile(r"[a-z0-9]+")  # all that fold_for_search leaves
 _FTS = table(SEARCH_FTS_TABLE, column("rowid"))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -158,7 +165,8 @@ def search_items(
     ``status`` (None: any), risk between ``min_risk`` and ``max_risk`` inclusive, and only one
     item per near-duplicate group (its representative) unless ``members``, only the items
     assigned to ``assignee`` when given. ``after`` is the
-    ``next`` of the page before. ``prefix=False`` matches the last word whole, like the others.
+    ``next`` of the page before. ``prefix=False`` matches the last word whole, like the others
+    (as a word of one letter always is).
     """
     words = query_words(query)
     _check_page(limit)
@@ -173,6 +181,7 @@ def search_items(
             )
     if not words:
         return SearchPage([], 0, None, words)
+    prefix = prefix and len(words[-1]) >= MIN_PREFIX
     source, match = _searched(session, words, prefix)
     beyond = []
     if after is not None:
@@ -182,9 +191,7 @@ def search_items(
         where = conditions + beyond
         items = None
         if matches > DENSE_MATCHES:
-            items = _candidates_first(
-                session, match, words, prefix, where, status, limit + 1, matches
-            )
+            items = _candidates_first(session, match, words, prefix, where, status, limit + 1)
         if items is None:
             items = _walk_risk_order(session, match, where, status, limit + 1)
     else:
@@ -204,73 +211,81 @@ def search_items(
 
 
 def _index_matches(session: Session, match) -> int:
-    """How many matches the index holds, counted up to ``COUNTED_MATCHES`` (SQLite; 0 on
-    PostgreSQL, whose planner weighs its own statistics). Reading the index alone costs
-    little; it is the look-ups of the matching items that a broad search must not make."""
+    """How many matches the index holds, counted up to ``DENSE_MATCHES + 1`` (SQLite; 0 on
+    PostgreSQL, whose planner weighs its own statistics): enough to choose the plan. Reading
+    the index alone costs little; it is the look-ups of the matching items that a broad
+    search must not make, and a count of every match of a common word costs more than the
+    page (``do*``: 27 ms for 255,964 matches)."""
     if is_postgresql(session):
         return 0
-    found = select(_FTS.c.rowid).where(match).limit(COUNTED_MATCHES).subquery()
+    found = select(_FTS.c.rowid).where(match).limit(DENSE_MATCHES + 1).subquery()
     return session.scalar(select(func.count()).select_from(found))
 
 
-def _riskiest_ids(session: Session, conditions, status: str | None, limit: int) -> list[int]:
-    """The ids of the riskiest ``limit`` items under ``conditions``, riskiest first, read down
-    the risk index of each status and merged."""
+def _riskiest(session: Session, conditions, status: str | None, limit: int, *columns):
+    """The ids (and ``columns``) of the riskiest ``limit`` items under ``conditions``,
+    riskiest first, read down the risk index of each status and merged."""
     items = Item.__table__
     parts = []
     for one in (status,) if status is not None else STATUSES:
         part = (
-            select(items.c.id, items.c.risk)
+            select(items.c.id, items.c.risk, *columns)
             .where(Item.status == one, *conditions)
             .order_by(Item.risk.desc(), Item.id.desc())
             .limit(limit)
             .subquery()
         )
-        parts.append(select(part.c.id, part.c.risk))  # SQLite: no LIMIT inside a UNION
+        parts.append(select(part))  # SQLite: no LIMIT inside a UNION
     merged = union_all(*parts).subquery()
-    ordered = select(merged.c.id).order_by(merged.c.risk.desc(), merged.c.id.desc())
-    return list(session.scalars(ordered.limit(limit)))
+    chosen = [merged.c.id, *(merged.c[c.name] for c in columns)]
+    ordered = select(*chosen).order_by(merged.c.risk.desc(), merged.c.id.desc())
+    return list(session.execute(ordered.limit(limit)))
 
 
-def _candidates_first(session: Session, match, words, prefix, conditions, status, limit, matches):
-    """The riskiest ``limit`` matching items of a very broad search: the riskiest items under
-    the filters, enough to hold ``limit`` matches at the index's share of matches (counted
-    up to ``COUNTED_MATCHES``, so the share is a floor), and which of them match: checked on
-    their own search text as the index would match it when they are few against the matches
-    (``do*``: 255,964 matches, 1,020 candidates), else read off the index's matches in one
-    pass (``+rowid``: one index probe per candidate costs more than either). Four times as
-    many candidates while a page is short; None past ``MAX_CANDIDATES`` (the walk over every
+def _candidates_first(session: Session, match, words, prefix, conditions, status, limit):
+    """The riskiest ``limit`` matching items of a very broad search (more than
+    ``DENSE_MATCHES`` matches in the index): the riskiest ``MIN_CANDIDATES`` items under the
+    filters, and which of them match, checked on their own search texts as the index would
+    match them (``do*``: 1,024 candidates). While a page is short, more candidates: enough to
+    hold a page at the share of matches seen so far (``SPARE`` times over), at least four
+    times as many; checked on their texts when they are few against the matches that share
+    makes, else read off the index's matches in one pass (``+rowid``: one index probe per
+    candidate costs more than either). None past ``MAX_CANDIDATES`` (the walk over every
     match is then the cheaper plan)."""
-    top = session.scalar(select(func.max(Item.id))) or 0
-    want = max(MIN_CANDIDATES, math.ceil(SPARE * limit * top / max(matches, 1)))
+    want, matches, top = MIN_CANDIDATES, DENSE_MATCHES, None
     while want <= MAX_CANDIDATES:
-        ids = _riskiest_ids(session, conditions, status, want)
-        listed = select(literal_column("value")).select_from(func.json_each(json.dumps(ids)))
-        if want * TEXT_PER_MATCH <= matches:
-            found = session.execute(select(Item.id, Item.search_text).where(Item.id.in_(listed)))
+        if want * TEXT_PER_MATCH <= matches:  # their texts, read with them
+            found = _riskiest(session, conditions, status, want, Item.search_text)
+            ids = [i for i, _ in found]
             matched = {i for i, text in found if _holds(text, words, prefix)}
         else:
+            ids = [i for (i,) in _riskiest(session, conditions, status, want)]
+            listed = select(literal_column("value")).select_from(func.json_each(json.dumps(ids)))
             in_listed = literal_column(f"+{SEARCH_FTS_TABLE}.rowid").in_(listed)
             matched = set(session.scalars(select(_FTS.c.rowid).where(match, in_listed)))
         page = [i for i in ids if i in matched][:limit]
         if len(page) == limit or len(ids) < want:  # a full page, or every candidate read
             return _items_in_order(session, page)
-        want *= 4
+        share = max(len(page), 1) / len(ids)  # of the riskiest items, how many match
+        top = top or session.scalar(select(func.max(Item.id))) or 0
+        matches = max(matches, share * top)
+        want = max(4 * want, math.ceil(SPARE * limit / share))
     return None
 
 
 def _holds(search_text: str | None, words: tuple[str, ...], prefix: bool) -> bool:
     """Whether the index matches this search text: every word a token of it, the last also
-    the start of one (``prefix``), as FTS5's unicode61 tokenizer splits a folded text.
+    the start of one (``prefix``), as FTS5's unicode61 tokenizer splits a folded text (its
+    words of a-z and 0-9 between single spaces, ``fold_for_search``).
 
     >>> _holds("tin gia hoa binh", ("gia", "ho"), True), _holds("tin gia", ("gi",), False)
     (True, False)
     """
-    tokens = set(_WORD.findall(search_text or ""))
+    text = f" {search_text or ''} "  # a word is " word ", the start of one " word"
     *whole, last = words
-    if not tokens.issuperset(whole):
+    if not all(f" {w} " in text for w in whole):
         return False
-    return last in tokens or (prefix and any(t.startswith(last) for t in tokens))
+    return f" {last}{'' if prefix else ' '}" in text
 
 
 def _items_in_order(session: Session, ids: list[int]) -> list[Item]:
@@ -287,7 +302,8 @@ def _walk_risk_order(session: Session, match, conditions, status: str | None, li
     # materialised once), not once per status.
     matches = select(_FTS.c.rowid).where(match).cte("matches")
     matching = literal_column(f"+{Item.__table__.name}.id").in_(select(matches.c.rowid))
-    return _items_in_order(session, _riskiest_ids(session, [matching, *conditions], status, limit))
+    found = _riskiest(session, [matching, *conditions], status, limit)
+    return _items_in_order(session, [i for (i,) in found])
 
 
 def search_narratives(
@@ -306,6 +322,7 @@ def search_narratives(
     _check_page(limit)
     if not words:
         return NarrativePage([], 0, None, words)
+    prefix = prefix and len(words[-1]) >= MIN_PREFIX
     source, match = _searched(session, words, prefix)
     matching = _confirmed_query(task).select_from(source).where(match)
     page = matching

@@ -134,11 +134,16 @@ class Item(Base):
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint("reviews_needed >= 1", name="reviews_needed"),
         # The queue pages: risk order and uncertainty order within a task and status; the
-        # trailing id makes ties deterministic and the whole ORDER BY an index scan.
-        Index("ix_items_queue_risk", "task", "status", "risk", "id"),
+        # trailing id makes ties deterministic and the whole ORDER BY an index scan. The
+        # risk order carries the other queue filters (0015), so a broad search reads its
+        # riskiest candidates from the index alone.
+        Index(
+            "ix_items_queue_risk",
+            "task", "status", "risk", "id", "is_representative", "model_label",
+        ),
         Index("ix_items_queue_uncertainty", "task", "status", "uncertainty", "id"),
         # The same orders across all tasks (migration 0002).
-        Index("ix_items_status_risk", "status", "risk", "id"),
+        Index("ix_items_status_risk", "status", "risk", "id", "is_representative", "model_label"),
         Index("ix_items_status_uncertainty", "status", "uncertainty", "id"),
         # The statistics' window of days (migration 0012) and backlog (0013, covering).
         Index("ix_items_decided_at", "decided_at"),

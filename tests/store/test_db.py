@@ -28,7 +28,7 @@ def _diff(engine, metadata):
 
 def test_the_migrated_schema_matches_the_table_metadata(engine):
     assert _diff(engine, Base.metadata) == []
-    assert current_revision(engine) == "0014"
+    assert current_revision(engine) == "0015"
 
 
 def test_the_comparison_would_notice_a_difference(engine):

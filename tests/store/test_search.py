@@ -74,6 +74,11 @@ def test_every_word_must_match_and_the_last_may_be_a_prefix(stocked):
     assert _found(search_items(stocked, "tuyên truy", prefix=False)) == []
     assert _found(search_items(stocked, "ung th")) == ["fake"]
     assert _found(search_items(stocked, "ung th", prefix=False)) == []
+    # one letter is a word, not the start of most words
+    assert _found(search_items(stocked, "nuoc h")) == []  # not "nước hoà"
+    assert _found(search_items(stocked, "nuoc ho")) != []
+    assert _found(search_items(stocked, "uong nuoc c")) == []
+    assert _found(search_items(stocked, "uong nuoc ch")) == ["fake"]
 
 
 def test_masked_personal_data_is_not_searchable(stocked):
@@ -172,19 +177,24 @@ def test_a_broad_search_walks_the_risk_order_to_the_same_pages(session, monkeypa
                 return seen
 
     calls = []
-    plans = {"one go": (1024, 4, 65_536), "growing": (3, 0, 65_536), "giving up": (3, 0, 12)}
+    plans = {
+        "one go": (1024, 4, 65_536),
+        "growing": (3, 0, 65_536),
+        "at the share seen": (3, 4, 65_536),
+        "giving up": (3, 0, 12),
+    }
     seen = {plan: [] for plan in plans}
-    risk_order, walk = pipeline.store.search._riskiest_ids, pipeline.store.search._walk_risk_order
+    risk_order, walk = pipeline.store.search._riskiest, pipeline.store.search._walk_risk_order
 
-    def counted_risk_order(session, conditions, status, limit):
+    def counted_risk_order(session, conditions, status, limit, *columns):
         calls.append(limit)
-        return risk_order(session, conditions, status, limit)
+        return risk_order(session, conditions, status, limit, *columns)
 
     def counted_walk(*args):
         calls.append("walk")
         return walk(*args)
 
-    monkeypatch.setattr(pipeline.store.search, "_riskiest_ids", counted_risk_order)
+    monkeypatch.setattr(pipeline.store.search, "_riskiest", counted_risk_order)
     monkeypatch.setattr(pipeline.store.search, "_walk_risk_order", counted_walk)
     every = (
         {},
@@ -204,8 +214,9 @@ def test_a_broad_search_walks_the_risk_order_to_the_same_pages(session, monkeypa
         assert pages(query, prefix, **filters) == sorted_plan, filters  # the walk
         monkeypatch.setattr(pipeline.store.search, "DENSE_MATCHES", 5)
         for plan, (least, spare, most) in plans.items():
-            # candidates first: all in one go; growing four times while a page is short;
-            # and giving up to the walk past MAX_CANDIDATES
+            # candidates first: all in one go; growing four times while a page is short, or
+            # to hold a page at the share of matches seen; giving up to the walk past
+            # MAX_CANDIDATES
             monkeypatch.setattr(pipeline.store.search, "MIN_CANDIDATES", least)
             monkeypatch.setattr(pipeline.store.search, "SPARE", spare)
             monkeypatch.setattr(pipeline.store.search, "MAX_CANDIDATES", most)
@@ -219,6 +230,8 @@ def test_a_broad_search_walks_the_risk_order_to_the_same_pages(session, monkeypa
     if session.get_bind().dialect.name == "sqlite":  # PostgreSQL's planner picks its own plan
         assert "walk" not in seen["one go"] and len(set(seen["one go"])) == 1
         assert "walk" not in seen["growing"] and {3, 12, 48} <= set(seen["growing"])
+        by_share = set(seen["at the share seen"])
+        assert "walk" not in by_share and by_share - {3 * 4**k for k in range(12)}
         assert "walk" in seen["giving up"] and 48 not in seen["giving up"]
     else:
         assert seen == {plan: [] for plan in plans}
