@@ -248,11 +248,11 @@ def _neural_family(config: dict) -> str:
 - Family `{config["family"]}`: trained from scratch, no pre-trained weights. Text normalised
   by {config["normaliser"]["name"]} v{config["normaliser"]["version"]}, segmented by
   {config["segmenter"]["name"]} {config["segmenter"]["version"]}; each word is the mean of
-  hashed embeddings ({hp["buckets"]:,} buckets × {hp["dim"]}, float16) of the word, its
-  syllables, its character {_ngrams(hp["char_ngrams"])}-grams and (folded: {hp["folded"]}) its
-  form without diacritics; convolutions of widths {hp["widths"]} ({hp["channels"]} filters
-  each) max-pooled over the post, dropout {hp["dropout"]}, a linear head; at most
-  {hp["max_words"]} words per post.
+  hashed embeddings ({hp["buckets"]:,} buckets × {hp["dim"]}, int8 with a scale per row) of
+  the word, its syllables, its character {_ngrams(hp["char_ngrams"])}-grams and (folded:
+  {hp["folded"]}) its form without diacritics; convolutions of widths {hp["widths"]}
+  ({hp["channels"]} filters each) max-pooled over the post, dropout {hp["dropout"]}, a linear
+  head; at most {hp["max_words"]} words per post.
 - Training: {ran} of at most {hp["epochs"]} epochs (best: {log.get("best_epoch")}, dev
   macro-F1 {_fmt(log.get("best_dev_macro_f1"))}), batch {hp["batch_size"]}, AdamW (learning
   rate {hp["learning_rate"]}, weight decay {hp["weight_decay"]}) and sparse Adam on the

@@ -16,7 +16,8 @@ Scoring needs no torch: the forward pass is a few numpy matrix products, and a l
 scores wherever kiemtin runs.
 
 Probabilities are ``softmax(logits / T + b)`` fitted on the dev logits of the model as
-saved (embeddings rounded to float16), and labels come from calibrated probabilities times
+saved (embeddings stored as int8 with a float16 scale per row: half the bytes of float16,
+scores within 1e-3), and labels come from calibrated probabilities times
 per-label weights chosen there for macro-F1, as in the linear family.
 
 Explanations are gradient × input at the word vectors, computed in closed form: with ReLU
@@ -123,8 +124,8 @@ class NeuralScorer(Scorer):
     """A CNN over hashed subword word vectors, with a calibrated softmax.
 
     Parameters are stored as given; learned state ends in ``_``. ``buckets`` rows of
-    ``dim``-wide embeddings (stored as float16) hold the hashed word parts: the word,
-    its syllables, ``char_ngrams`` and, with ``folded``, its diacritics-folded form.
+    ``dim``-wide embeddings (stored as int8, a scale per row) hold the hashed word parts: the
+    word, its syllables, ``char_ngrams`` and, with ``folded``, its diacritics-folded form.
     ``widths`` are the convolution widths in words, ``channels`` the filters of each,
     ``dropout`` the dropout of the pooled features, ``word_dropout`` the share of words left
     out of each training post (each epoch anew). ``epochs`` is the most epochs,
@@ -280,7 +281,7 @@ class NeuralScorer(Scorer):
         net.load_state_dict(best_state)
         self._set_weights({k: v.detach().cpu().numpy() for k, v in net.state_dict().items()})
 
-        # Calibrate the model as it is saved: float16 embeddings, numpy forward pass.
+        # Calibrate the model as it is saved: int8 embeddings, numpy forward pass.
         dev_logits = self._logits(dev_prepared)
         self.temperature_, self.bias_ = fit_temperature_and_bias(dev_logits, y_dev)
         self.decision_weights_ = fit_decision_weights(
@@ -297,7 +298,19 @@ class NeuralScorer(Scorer):
 
     def _set_weights(self, state: dict) -> None:
         """Learned arrays from a torch state dict (or a weights file)."""
-        self.embedding_ = np.asarray(state["embedding.weight"], dtype=np.float16)
+        # Kept as stored, so a save writes the same bytes and a reload scores the same.
+        if "embedding.int8" in state:
+            self.stored_embedding_ = {k: state[k] for k in ("embedding.int8", "embedding.scale")}
+        elif "embedding.float16" in state:  # a file saved before int8, scored as it was
+            self.stored_embedding_ = {"embedding": np.asarray(state["embedding.float16"])}
+        else:  # from training: as it will be saved
+            quantised, scale = _quantised(state["embedding.weight"])
+            self.stored_embedding_ = {"embedding.int8": quantised, "embedding.scale": scale}
+        if "embedding" in self.stored_embedding_:
+            self.embedding_ = self.stored_embedding_["embedding"].astype(np.float16)
+        else:
+            stored = self.stored_embedding_
+            self.embedding_ = _dequantised(stored["embedding.int8"], stored["embedding.scale"])
         self.conv_weights_ = [
             np.asarray(state[f"convs.{i}.weight"], dtype=np.float32)
             for i in range(len(self.widths))
@@ -391,7 +404,7 @@ class NeuralScorer(Scorer):
     def save(self, directory: Path) -> dict:
         """Write the weights; return the config fields this family owns."""
         arrays = {
-            "embedding": self.embedding_,
+            **self.stored_embedding_,
             **{f"conv{i}.weight": w for i, w in enumerate(self.conv_weights_)},
             **{f"conv{i}.bias": b for i, b in enumerate(self.conv_biases_)},
             "head.weight": self.head_weight_,
@@ -427,7 +440,7 @@ class NeuralScorer(Scorer):
         self._check_shapes(arrays)
         self._set_weights(
             {
-                "embedding.weight": arrays["embedding"],
+                **_embedding_arrays(arrays),
                 **{f"convs.{i}.weight": arrays[f"conv{i}.weight"] for i in range(len(self.widths))},
                 **{f"convs.{i}.bias": arrays[f"conv{i}.bias"] for i in range(len(self.widths))},
                 "head.weight": arrays["head.weight"],
@@ -443,8 +456,13 @@ class NeuralScorer(Scorer):
 
     def _check_shapes(self, arrays: dict) -> None:
         k, c = len(self.classes_), self.channels
+        embedding = (
+            {"embedding": (self.buckets, self.dim)}  # float16, as saved before int8
+            if "embedding" in arrays
+            else {"embedding.int8": (self.buckets, self.dim), "embedding.scale": (self.buckets,)}
+        )
         expected = {
-            "embedding": (self.buckets, self.dim),
+            **embedding,
             **{f"conv{i}.weight": (c, self.dim, w) for i, w in enumerate(self.widths)},
             **{f"conv{i}.bias": (c,) for i in range(len(self.widths))},
             "head.weight": (k, c * len(self.widths)),
@@ -463,6 +481,26 @@ class NeuralScorer(Scorer):
         if wrong:
             want = {name: expected[name] for name in wrong}
             raise ValueError(f"{WEIGHTS_FILE} has shapes {wrong}; config.json implies {want}")
+
+
+def _quantised(embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row as int8 and one float16 scale (its largest magnitude / 127): the embeddings
+    are most of the file (2**18 rows), and their rounding moves a score by under 1e-3."""
+    rows = np.asarray(embedding, dtype=np.float32)
+    scale = (np.abs(rows).max(axis=1) / 127).astype(np.float16)
+    safe = np.where(scale > 0, scale, 1).astype(np.float32)[:, None]
+    return np.clip(np.rint(rows / safe), -127, 127).astype(np.int8), scale
+
+
+def _dequantised(quantised: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return (quantised.astype(np.float32) * scale.astype(np.float32)[:, None]).astype(np.float16)
+
+
+def _embedding_arrays(arrays: dict) -> dict:
+    """The embeddings of a weights file, int8 with scales or (saved before) float16."""
+    if "embedding" in arrays:
+        return {"embedding.float16": arrays["embedding"]}
+    return {name: arrays[name] for name in ("embedding.int8", "embedding.scale")}
 
 
 class _WordVectors:

@@ -14,6 +14,7 @@ from safetensors.numpy import load_file, save_file
 
 from pipeline.cli.train import TrainOptions
 from pipeline.errors import InputError, ModelDirError
+from pipeline.model import neural
 from pipeline.model.config_file import read_config
 from pipeline.model.directory import load_model, save_model
 from pipeline.model.neural import WEIGHTS_FILE, NeuralScorer, _Corpus, _network, require_torch
@@ -152,7 +153,35 @@ def test_saved_weights_reload_to_identical_scores_and_words(model, hostile, tmp_
         np.testing.assert_allclose(
             [w["weight"] for w in got], [w["weight"] for w in want], rtol=0, atol=2e-4
         )
-    assert load_file(tmp_path / WEIGHTS_FILE)["embedding"].dtype == np.float16
+    arrays = load_file(tmp_path / WEIGHTS_FILE)
+    assert arrays["embedding.int8"].dtype == np.int8 and "embedding" not in arrays
+    assert arrays["embedding.scale"].shape == (TINY["buckets"],)
+
+
+def test_int8_embeddings_move_scores_by_under_a_thousandth(model, hostile, data, monkeypatch):
+    """The same training with the embeddings kept as float16 (as saved before int8): the
+    probabilities differ by under 1e-3."""
+    (train, labels), dev = data
+    monkeypatch.setattr(neural, "_quantised", lambda e: (np.asarray(e, np.float16), None))
+    monkeypatch.setattr(neural, "_dequantised", lambda q, _scale: q)
+    wide = NeuralScorer(hostile, epochs=3, **TINY).fit(train, labels, dev=dev)
+    texts = [r["text"] for r in vihsd_rows("test", 300)]
+    gap = np.abs(wide.predict_proba(texts) - model.predict_proba(texts))
+    assert 0 < gap.max() < 1e-3
+
+
+def test_weights_saved_as_float16_before_int8_still_load_and_score_the_same(
+    model, hostile, tmp_path
+):
+    save_model(model, tmp_path, extra_config={})
+    arrays = load_file(tmp_path / WEIGHTS_FILE)
+    del arrays["embedding.int8"], arrays["embedding.scale"]
+    save_file({**arrays, "embedding": model.embedding_}, tmp_path / WEIGHTS_FILE)
+    again = NeuralScorer.load(tmp_path, read_config(tmp_path), hostile)
+    assert again.embedding_.dtype == np.float16
+    np.testing.assert_allclose(
+        again.predict_proba(TEXTS), model.predict_proba(TEXTS), rtol=0, atol=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +248,8 @@ def test_weights_of_the_wrong_shape_are_refused(trained_dir, tmp_path):
     for p in trained_dir.iterdir():
         (broken / p.name).write_bytes(p.read_bytes())
     arrays = load_file(trained_dir / WEIGHTS_FILE)
-    save_file({**arrays, "embedding": arrays["embedding"][:100]}, broken / WEIGHTS_FILE)
-    with pytest.raises(ModelDirError, match=r"embedding.*\(100, 16\).*\(16384, 16\)"):
+    save_file({**arrays, "embedding.int8": arrays["embedding.int8"][:100]}, broken / WEIGHTS_FILE)
+    with pytest.raises(ModelDirError, match=r"embedding\.int8.*\(100, 16\).*\(16384, 16\)"):
         load_model(broken)
     del arrays["head.bias"]
     save_file(arrays, broken / WEIGHTS_FILE)
