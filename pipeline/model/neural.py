@@ -53,6 +53,8 @@ from .transformer import EXTRA_FIX, fit_and_dev_sets
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "weights.safetensors"
+# The embeddings in a weights file: int8 and a scale per row, or float16 (saved before int8).
+_STORED_EMBEDDING = ("embedding.int8", "embedding.scale", "embedding")
 CHUNK_DOCS = 4096  # posts scored together; bounds the memory of one batch
 GROUP_CELLS = 8192  # words (with padding) of one dense group of posts of similar length
 GROUP_MIN = 16  # posts in a group, however long
@@ -299,17 +301,14 @@ class NeuralScorer(Scorer):
     def _set_weights(self, state: dict) -> None:
         """Learned arrays from a torch state dict (or a weights file)."""
         # Kept as stored, so a save writes the same bytes and a reload scores the same.
-        if "embedding.int8" in state:
-            self.stored_embedding_ = {k: state[k] for k in ("embedding.int8", "embedding.scale")}
-        elif "embedding.float16" in state:  # a file saved before int8, scored as it was
-            self.stored_embedding_ = {"embedding": np.asarray(state["embedding.float16"])}
-        else:  # from training: as it will be saved
+        stored = {k: state[k] for k in _STORED_EMBEDDING if k in state}
+        if not stored:  # from training: as it will be saved
             quantised, scale = _quantised(state["embedding.weight"])
-            self.stored_embedding_ = {"embedding.int8": quantised, "embedding.scale": scale}
-        if "embedding" in self.stored_embedding_:
-            self.embedding_ = self.stored_embedding_["embedding"].astype(np.float16)
+            stored = {"embedding.int8": quantised, "embedding.scale": scale}
+        self.stored_embedding_ = stored
+        if "embedding" in stored:  # a file saved before int8, scored as it was
+            self.embedding_ = np.asarray(stored["embedding"], dtype=np.float16)
         else:
-            stored = self.stored_embedding_
             self.embedding_ = _dequantised(stored["embedding.int8"], stored["embedding.scale"])
         self.conv_weights_ = [
             np.asarray(state[f"convs.{i}.weight"], dtype=np.float32)
@@ -440,7 +439,7 @@ class NeuralScorer(Scorer):
         self._check_shapes(arrays)
         self._set_weights(
             {
-                **_embedding_arrays(arrays),
+                **{k: arrays[k] for k in _STORED_EMBEDDING if k in arrays},
                 **{f"convs.{i}.weight": arrays[f"conv{i}.weight"] for i in range(len(self.widths))},
                 **{f"convs.{i}.bias": arrays[f"conv{i}.bias"] for i in range(len(self.widths))},
                 "head.weight": arrays["head.weight"],
@@ -494,13 +493,6 @@ def _quantised(embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _dequantised(quantised: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return (quantised.astype(np.float32) * scale.astype(np.float32)[:, None]).astype(np.float16)
-
-
-def _embedding_arrays(arrays: dict) -> dict:
-    """The embeddings of a weights file, int8 with scales or (saved before) float16."""
-    if "embedding" in arrays:
-        return {"embedding.float16": arrays["embedding"]}
-    return {name: arrays[name] for name in ("embedding.int8", "embedding.scale")}
 
 
 class _WordVectors:
