@@ -64,15 +64,27 @@ class Candidate:
     corpus_options: dict = field(default_factory=dict)
 
 
+UNMARKED = {"diacritic_free_copies": True}
 CANDIDATES = {
     "hostile": [
         Candidate("linear", "linear"),
+        Candidate("linear+unmarked", "linear", UNMARKED),
         Candidate("neural", "neural"),
         Candidate("ensemble", "ensemble"),
+        Candidate(
+            "ensemble+unmarked",
+            "ensemble",
+            {"members": [{"family": "linear", "hyperparameters": UNMARKED}, {"family": "neural"}]},
+        ),
     ],
     "false": [
         Candidate("linear", "linear"),
         Candidate("linear+content", "linear", {"content_features": True}),
+        Candidate(
+            "linear+content+unmarked",
+            "linear",
+            {"content_features": True, **UNMARKED},
+        ),
         Candidate("neural", "neural"),
         Candidate("ensemble", "ensemble"),
     ],

@@ -49,6 +49,7 @@ class TrainOptions:
     id_column: str | None = None
     C: float | None = None
     content_features: bool = False
+    diacritic_free_copies: bool = False
     span_supervision: Path | None = None
     seed: int | None = None
     family: str = "linear"
@@ -71,13 +72,17 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         """Refuse options of another family, and a transformer without its base model."""
-        if self.content_features and self.family != "linear":
-            raise InputError(
-                "--content-features",
-                expected="--content-features only with the linear family",
-                found=f"--content-features with --family {self.family}",
-                fix="Leave --content-features out, or train the linear family.",
-            )
+        for flag, given in (
+            ("--content-features", self.content_features),
+            ("--diacritic-free-copies", self.diacritic_free_copies),
+        ):
+            if given and self.family != "linear":
+                raise InputError(
+                    flag,
+                    expected=f"{flag} only with the linear family",
+                    found=f"{flag} with --family {self.family}",
+                    fix=f"Leave {flag} out, or train the linear family.",
+                )
         if self.family == "neural":
             self._check_neural()
             return
@@ -164,6 +169,8 @@ class TrainOptions:
                 hyperparameters["random_state"] = self.seed
             if self.content_features:
                 hyperparameters["content_features"] = True
+            if self.diacritic_free_copies:
+                hyperparameters["diacritic_free_copies"] = True
             return hyperparameters
         if self.family == "ensemble":
             return {} if self.seed is None else {"seed": self.seed}
@@ -218,6 +225,8 @@ class TrainOptions:
             words.append("--raw-input")
         if self.content_features:
             words.append("--content-features")
+        if self.diacritic_free_copies:
+            words.append("--diacritic-free-copies")
         return shlex.join(words)
 
 
@@ -266,6 +275,12 @@ def add_parser(subparsers, parents: Parents) -> None:
         action="store_true",
         help="linear family: also learn from each post's engagement counts, posting hour "
         "and links (the task's content_columns; never author fields)",
+    )
+    t.add_argument(
+        "--diacritic-free-copies",
+        action="store_true",
+        help="linear family: also learn each post typed without Vietnamese marks (half "
+        "weight each), so that 'may oc cho' scores like 'mày óc chó'",
     )
     t.add_argument(
         "--seed",

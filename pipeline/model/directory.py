@@ -11,6 +11,7 @@ card. Loading checks every part and refuses the whole directory if one is missin
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 CURRENT_FILE = "CURRENT"
 _MODEL_NAME = re.compile(r"^[^/\\.][^/\\]*$")
+log = logging.getLogger(__name__)
 
 
 def save_model(scorer: Scorer, directory: Path, *, extra_config: dict) -> Path:
@@ -78,6 +80,13 @@ def load_model(directory: Path) -> Scorer:
     """Load a model directory of any family, after checking it is whole."""
     directory = Path(directory)
     config = check_model_dir(directory)
+    for step, want in PREPROCESSING.items():
+        if (trained := config[step].get("version")) != want["version"]:
+            # Same steps, other rules (a few rare forms read differently): it still scores.
+            log.warning(
+                "%s was trained with %s v%s, this code runs v%s; retrain it for the same text",
+                model_version(directory), want["name"], trained, want["version"],
+            )
     task = Task.from_dict(config["task"])
     try:
         return scorer_class(config["family"], directory).load(directory, config, task)

@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from ..tasks import Task
-from ..text.prepare import PREPROCESSING, Prepared, as_prepared
+from ..text.diacritics import without_diacritics
+from ..text.prepare import PREPROCESSING, Prepared, as_prepared, prepare
 from .base import Scorer, Word, labels_to_ids, top_words_batch
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
 from .content import ContentFeatures
@@ -49,6 +50,7 @@ class LinearScorer(Scorer):
         random_state: int = 0,
         features: dict | None = None,
         content_features: bool = False,
+        diacritic_free_copies: bool = False,
     ):
         self.task = task
         self.C = C
@@ -57,6 +59,7 @@ class LinearScorer(Scorer):
         self.random_state = random_state
         self.features = features or {}
         self.content_features = content_features
+        self.diacritic_free_copies = diacritic_free_copies
 
     def get_params(self) -> dict:
         # The feature settings in full, defaults included, as config.json records them.
@@ -78,32 +81,38 @@ class LinearScorer(Scorer):
         y = labels_to_ids(labels, self.task.labels)
         self.classes_ = list(self.task.labels)
 
+        # Each post is learnt in one or more views, each at 1/views of its weight, all views
+        # of a post in the same fold:
+        # - with an unmarked copy of its text (diacritic_free_copies), so that "may oc cho"
+        #   scores like "mày óc chó";
+        # - with its metadata and with none (content_features), so that a post scored without
+        #   metadata (a text-only file) gets an honest score too: fitted on known metadata
+        #   alone, the model flagged every such post.
+        text_views = [docs]
+        if self.diacritic_free_copies:
+            text_views.append(_unmarked_docs(prepared))
         # The vocabulary and IDF are label-free, so they are fitted once on all texts; the
         # classifier is refitted per fold, and its held-out logits fit the calibration and
         # the decision rule.
-        self.features_ = TextFeatures(**self.features).fit(docs)
-        x = self.features_.transform(docs)
+        self.features_ = TextFeatures(**self.features).fit([d for v in text_views for d in v])
+        x_views = [self.features_.transform(v) for v in text_views]
         n = len(docs)
         self.content_ = None
-        copies = 1
         if self.content_features:
-            # Each post is learnt twice, with its metadata and with none (half weight each),
-            # so that a post scored without metadata (a text-only file) gets an honest score
-            # too: fitted on known metadata alone, the model flagged every such post.
             originals = [p.original for p in prepared]
             self.content_ = ContentFeatures().fit(originals, meta)
             known = self.content_.transform(originals, meta)
             unknown = self.content_.transform(originals, None)
-            x = sp.vstack(
-                [sp.hstack([x, known], format="csr"), sp.hstack([x, unknown], format="csr")],
-                format="csr",
-            )
-            y = np.concatenate([y, y])
-            copies = 2
+            x_views = [
+                sp.hstack([x, block], format="csr") for x in x_views for block in (known, unknown)
+            ]
+        copies = len(x_views)
+        x = sp.vstack(x_views, format="csr") if copies > 1 else x_views[0]
+        y = np.tile(y, copies)
         weight = np.full(n * copies, 1.0 / copies) if copies > 1 else None
 
-        # A post's copies stay in the same fold; the calibration is fitted on the posts as
-        # given, so only they are scored held out.
+        # The calibration is fitted on the posts as given (the first view), so only they are
+        # scored held out.
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
         held_out = np.zeros((n, len(self.classes_)))
         for train_idx, test_idx in folds.split(np.zeros(n), y[:n]):
@@ -265,6 +274,17 @@ class LinearScorer(Scorer):
         if self.coef_.shape != expected:
             raise ValueError(f"coef has shape {self.coef_.shape}, vocabulary implies {expected}")
         return self
+
+
+def _unmarked_docs(prepared: list[Prepared]) -> list[str]:
+    """The segmented text of each post typed without marks (prepared afresh, since the
+    segmenter may cut unmarked words differently); a post that has none is its own copy."""
+    unmarked = [without_diacritics(p.original) for p in prepared]
+    changed = [i for i, p in enumerate(prepared) if unmarked[i] != p.original]
+    docs = [p.segmented_text for p in prepared]
+    for i, p in zip(changed, prepare([unmarked[i] for i in changed]), strict=True):
+        docs[i] = p.segmented_text
+    return docs
 
 
 def _as_2d(decision: np.ndarray) -> np.ndarray:

@@ -18,9 +18,13 @@ The rules run in this order; each sees the output of the one before:
 5. Placeholders: e-mails -> xxemail, URLs (scheme, www., bare domain) -> xxurl, Vietnamese
    phone numbers -> xxphone, @mentions -> xxuser. Runs after 4 so a squeeze can never
    turn something into a URL on a second pass.
-6. Obfuscation joined: letters split by . * - _ (đ.m, c.h.ó, ng.u) or single letters split
-   by single spaces (n g u) are joined, and masked forms (l*n) are filled in, only when the
-   result is a word listed in resources/obfuscation_words.txt.
+6. Obfuscation joined: letters split by . * - _ (đ.m, c.h.ó, ng.u), single letters split
+   by single spaces (n g u) or letters spelled out by their Vietnamese names (vờ cờ lờ ->
+   vcl, đờ mờ -> đm) are joined, and masked forms (l*n) are filled in, only when the result
+   is a word listed in resources/obfuscation_words.txt. Digits written for letters (0 1 3 4
+   for o i e a: th4ng, ch0, ti3n) become those letters in a word that starts with a letter,
+   has at least two letters and more letters than digits, and reads as one Vietnamese
+   syllable once they are letters (u23, f0, mp3, 4g, m3, k14, no1 stay).
 7. Tone marks placed per syllable the traditional way: on the vowel with a quality mark
    (ơ in ươ), else on the last vowel before a final consonant, else on the first of two or
    the middle of three vowels (hoà -> hòa, thuỷ -> thủy, baỏ -> bảo, lựơng -> lượng).
@@ -57,7 +61,7 @@ __all__ = [
 ]
 
 NORMALISER_NAME = "kiemtin-normalise"
-NORMALISER_VERSION = "1"  # bump when output changes for any input; recorded in model dirs
+NORMALISER_VERSION = "2"  # bump when output changes for any input; recorded in model dirs
 
 _RESOURCES = Path(__file__).resolve().parent / "resources"
 DEFAULT_TEENCODE_PATH = _RESOURCES / "teencode.tsv"
@@ -200,6 +204,14 @@ _JOIN_RE = re.compile(
 _JOIN_HINT_RE = re.compile(rf"{_LETTER}{_SEP}|\b{_LETTER} {_LETTER}\b")
 _SEP_RE = re.compile(_SEP)
 _STARS_RE = re.compile(r"\*+")
+# Letters spelled out by their names; only a run of two or more that joins into a target.
+_SPELLED = {f"{letter}ờ": letter for letter in "bcdđghlmnprstvx"}
+_SPELLED_NAME = "(?:" + "|".join(_SPELLED) + ")"
+_SPELLED_RE = re.compile(rf"(?<!\w){_SPELLED_NAME}(?: {_SPELLED_NAME})+(?!\w)", re.IGNORECASE)
+_WORD_RE = re.compile(r"\S+")
+# Digits for letters: a token that starts with a letter and holds one of 0 1 3 4.
+_LEET = str.maketrans("0134", "oiea")
+_LEET_RE = re.compile(rf"(?<![\w@#]){_LETTER}\w*[0134]\w*(?!\w)")
 
 # ---------------------------------------------------------------------------------------------
 # Rule 7: tone placement. Candidates: words with a toned vowel next to another vowel.
@@ -224,6 +236,10 @@ _OPEN_ONLY = frozenset({
 })
 # fmt: on
 _QUALITY = "ăâêôơư"
+# The same nuclei typed without marks ("ie" for "iê"), and those that take a final consonant.
+_PLAIN = str.maketrans(_QUALITY, "aaeoou")
+_PLAIN_NUCLEI = frozenset(n.translate(_PLAIN) for n in _NUCLEI)
+_PLAIN_CLOSED = frozenset(n.translate(_PLAIN) for n in _NUCLEI - _OPEN_ONLY)
 
 
 def _tone_index(nucleus: str, has_final: bool) -> int:
@@ -236,6 +252,24 @@ def _tone_index(nucleus: str, has_final: bool) -> int:
     if has_final:
         return len(nucleus) - 1
     return 1 if len(nucleus) == 3 else 0
+
+
+def _syllable(word: str) -> re.Match[str] | None:
+    """The parts (onset, nucleus, final) of a lower-case word without tone marks if it is one
+    Vietnamese syllable, else None; a word without any marks is read as typed without them
+    ("tien" for "tiên").
+
+    >>> [bool(_syllable(w)) for w in ("thang", "cho", "tien", "tiên", "fo", "mpe", "ag", "baoc")]
+    [True, True, True, True, False, False, False, False]
+    """
+    m = _SYLLABLE_RE.fullmatch(word)
+    if m is None:
+        return None
+    nucleus, final = m.group(2), m.group(3)
+    if nucleus in _NUCLEI:
+        return None if final and nucleus in _OPEN_ONLY else m
+    plain = word.isascii() and nucleus in (_PLAIN_CLOSED if final else _PLAIN_NUCLEI)
+    return m if plain else None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -260,8 +294,8 @@ def _retone(word: str) -> str | None:
         plain.append(base)
     if not tone:
         return None
-    m = _SYLLABLE_RE.fullmatch("".join(plain).lower())
-    if m is None or m.group(2) not in _NUCLEI or (m.group(3) and m.group(2) in _OPEN_ONLY):
+    m = _syllable("".join(plain).lower())
+    if m is None or m.group(2) not in _NUCLEI:
         return None
     target = len(m.group(1) or "") + _tone_index(m.group(2), m.group(3) is not None)
     if target == pos:
@@ -496,6 +530,7 @@ class Normaliser:
             (self._squeeze, 1),
             (self._placeholders, _MAX_ROUNDS),
             (self._join, 1),
+            (self._unleet, 1),
             (self._retone, 1),
             (self._expand, 1),
         )
@@ -591,8 +626,8 @@ class Normaliser:
 
     def _join(self, text: str) -> list[_Edit]:
         if not _JOIN_HINT_RE.search(text):
-            return []
-        edits: list[_Edit] = []
+            return self._join_spelled(text)
+        edits: list[_Edit] = self._join_spelled(text)
         for m in _JOIN_RE.finditer(text):
             chain = m.group()
             if m.lastgroup == "sp":
@@ -606,23 +641,61 @@ class Normaliser:
             joined = _SEP_RE.sub("", chain)
             if self._is_target(joined):
                 edits.append((*m.span(), joined))
+        return sorted(edits)
+
+    def _join_spelled(self, text: str) -> list[_Edit]:
+        """Letters spelled out by name joined into a target word: "vờ cờ lờ" -> "vcl"."""
+        if "ờ" not in text and "Ờ" not in text:
+            return []
+        edits: list[_Edit] = []
+        for m in _SPELLED_RE.finditer(text):
+            names = [n.span() for n in _WORD_RE.finditer(text, m.start(), m.end())]
+            letters = "".join(_SPELLED[text[a:b].lower()] for a, b in names)
+            for i, j in self._targets_in(letters):
+                start, end = names[i][0], names[j - 1][1]
+                edits.append((start, end, _match_case(text[start:end], letters[i:j])))
+        return edits
+
+    @staticmethod
+    def _unleet(text: str) -> list[_Edit]:
+        """Digits written for letters in one Vietnamese syllable: "th4ng" -> "thang"."""
+        edits: list[_Edit] = []
+        for m in _LEET_RE.finditer(text):
+            token = m.group()
+            digits = sum(c.isdigit() for c in token)
+            letters = len(token) - digits
+            if letters < 2 or letters <= digits or token.endswith("1"):
+                continue  # "no1", "top1": a rank, not a letter
+            if not all(c in "0134" or c.isalpha() for c in token):
+                continue
+            word = token.translate(_LEET)
+            if _syllable(word.lower()) is None:
+                continue
+            if token.isupper():  # digits take the case of the letters: "TH4NG" -> "THANG"
+                word = word.upper()
+            edits.append((*m.span(), word))
         return edits
 
     def _join_spaced(self, chain: str, offset: int) -> list[_Edit]:
-        """Join the longest target words inside a chain of spaced single letters, left to
-        right ("k đ m" -> "k đm"), so that expanding "k" later cannot expose a new one."""
+        """Join the target words inside a chain of spaced single letters ("k đ m" -> "k đm")."""
         letters = chain[::2]
-        edits = []
+        found = self._targets_in(letters)
+        return [(offset + 2 * i, offset + 2 * j - 1, letters[i:j]) for i, j in found]
+
+    def _targets_in(self, letters: str) -> list[tuple[int, int]]:
+        """The longest target words in a run of letters, left to right, as (start, end), so
+        that expanding a letter left over later ("k") cannot expose a new one."""
+        found = []
         i = 0
         while i < len(letters):
             for j in range(min(len(letters), i + self._longest_target), i + 1, -1):
                 if self._is_target(letters[i:j]):
-                    edits.append((offset + 2 * i, offset + 2 * j - 1, letters[i:j]))
+                    found.append((i, j))
                     i = j
                     break
             else:
                 i += 1
-        return edits
+        return found
 
     def _is_target(self, word: str) -> bool:
         key = word.lower()

@@ -29,6 +29,14 @@ def test_committed_metrics_meet_the_targets(task):
     assert metrics["test_sets"][test_set][metric] >= floor
 
 
+@pytest.mark.parametrize("task", ["hostile", "false"])
+def test_committed_models_were_trained_with_the_text_preprocessing_of_this_code(task):
+    from pipeline.text.prepare import PREPROCESSING
+
+    config = json.loads((_committed(task)[0] / "config.json").read_text(encoding="utf-8"))
+    assert {step: config[step] for step in PREPROCESSING} == PREPROCESSING
+
+
 @pytest.fixture(scope="module")
 def hostile():
     return load_model(current_model_dir(BUNDLED_MODELS, "hostile"))

@@ -1,12 +1,14 @@
 """Loading checks the whole model directory and names what is wrong."""
 
 import json
+import logging
 import shutil
 
 import pytest
 
 from pipeline.errors import ModelDirError
 from pipeline.model.directory import current_model_dir, load_model
+from pipeline.text.normalise import NORMALISER_VERSION
 
 
 @pytest.fixture
@@ -50,3 +52,20 @@ def test_current_names_the_promoted_model(tiny_models_root):
     assert current_model_dir(tiny_models_root, "hostile").name == "linear-1"
     with pytest.raises(ModelDirError, match="CURRENT"):
         current_model_dir(tiny_models_root, "false")
+
+
+def test_a_model_of_an_older_normaliser_loads_with_a_warning_to_retrain(model_copy, caplog):
+    config = json.loads((model_copy / "config.json").read_text(encoding="utf-8"))
+    assert config["normaliser"]["version"] == NORMALISER_VERSION
+    with caplog.at_level(logging.WARNING, logger="pipeline.model.directory"):
+        load_model(model_copy)
+    assert not caplog.records
+
+    config["normaliser"]["version"] = "1"
+    (model_copy / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="pipeline.model.directory"):
+        model = load_model(model_copy)
+    assert model.predict(["Hôm nay trời đẹp"]) == ["clean"]
+    [record] = caplog.records
+    assert f"kiemtin-normalise v1, this code runs v{NORMALISER_VERSION}" in record.getMessage()
+    assert "hostile/linear-1" in record.getMessage() and "retrain" in record.getMessage()

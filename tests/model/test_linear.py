@@ -1,15 +1,25 @@
 """The linear family on a tiny real model (3,000 ViHSD comments)."""
 
+import csv
+import itertools
 import json
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.metrics import roc_auc_score
 
+from pipeline.cli.train import TrainOptions
+from pipeline.errors import InputError
 from pipeline.model.base import top_words
 from pipeline.model.calibration import calibrated_proba
 from pipeline.model.directory import load_model
+from pipeline.model.linear import LinearScorer
+from pipeline.tasks import load_task
+from pipeline.text.diacritics import without_diacritics
 from pipeline.text.prepare import prepare
+from pipeline.training.metrics import has_no_diacritics
+from tests.conftest import REPO, require_corpora
 from tests.model.test_tfidf import bundled, reference_word_parts, sklearn_transform, vihsd_prepared
 
 INSULT = "Mày đúng là thằng óc chó, ngu như bò"
@@ -184,3 +194,47 @@ def test_the_default_predict_and_explain_gives_what_the_fused_one_gives(tiny_mod
     fused = tiny_model.predict_and_explain(texts, top_k=3)
     np.testing.assert_array_equal(proba, fused[0])
     assert words == fused[1] and words[0]
+
+
+def _vihsd(split: str, n: int) -> tuple[list[str], list[str]]:
+    labels = ("clean", "offensive", "hate")
+    with open(require_corpora() / "vihsd" / f"{split}.csv", encoding="utf-8", newline="") as f:
+        rows = list(itertools.islice(csv.DictReader(f), n))
+    return [r["free_text"] for r in rows], [labels[int(r["label_id"])] for r in rows]
+
+
+def test_diacritic_free_copies_teach_the_model_posts_typed_without_marks(tmp_path):
+    task = load_task("hostile")
+    texts, labels = _vihsd("train", 3000)
+    train = prepare(texts)
+    plain = LinearScorer(task, cv_folds=3).fit(train, labels)
+    copies = LinearScorer(task, cv_folds=3, diacritic_free_copies=True).fit(train, labels)
+
+    # ViHSD test comments that have marks, scored as typed with and without them
+    test_texts, test_labels = _vihsd("test", 2000)
+    pairs = zip(test_texts, test_labels, strict=True)
+    marked = [(t, y) for t, y in pairs if not has_no_diacritics(t)]
+    risky = [y != "clean" for _, y in marked]
+    unmarked = prepare([without_diacritics(t) for t, _ in marked])
+    as_typed = prepare([t for t, _ in marked])
+
+    def auc(model, prepared):
+        return roc_auc_score(risky, model.risk_from_proba(model.predict_proba(prepared)))
+
+    assert auc(copies, unmarked) > auc(plain, unmarked) + 0.02
+    assert auc(copies, as_typed) > auc(plain, as_typed) - 0.01
+
+    config = copies.save(tmp_path)
+    assert config["hyperparameters"]["diacritic_free_copies"] is True
+    loaded = LinearScorer.load(tmp_path, json.loads(json.dumps(config)), task)
+    np.testing.assert_array_equal(loaded.predict_proba(unmarked), copies.predict_proba(unmarked))
+
+
+def test_train_options_of_diacritic_free_copies():
+    options = TrainOptions(task="hostile", corpus=REPO, diacritic_free_copies=True)
+    assert options.hyperparameters() == {"C": 4.0, "diacritic_free_copies": True}
+    assert options.reproduce_command().endswith("--diacritic-free-copies")
+    assert "diacritic" not in TrainOptions(task="hostile", corpus=REPO).reproduce_command()
+    for family in ("neural", "ensemble"):
+        with pytest.raises(InputError, match="only with the linear family"):
+            TrainOptions(task="hostile", corpus=REPO, family=family, diacritic_free_copies=True)

@@ -125,6 +125,8 @@ def span_of(original: str, normalised_word: str, occurrence: int = 0) -> str:
         ("bọn đ.m chúng mày", "mẹ", "đ.m"),  # part of an expansion maps to the whole short form
         ("mày n g u lắm", "ngu", "n g u"),
         ("cái l**n gì", "lồn", "l**n"),
+        ("ôi vờ cờ lờ thật", "lồn", "vờ cờ lờ"),
+        ("th4ng kia", "thang", "th4ng"),
         ("xem https://t.co/abc?x=1, rồi gọi 0912 345 678.", "xxurl", "https://t.co/abc?x=1"),
         ("xem https://t.co/abc?x=1, rồi gọi 0912 345 678.", "xxphone", "0912 345 678"),
         ("mail a.b@gmail.com @nguyen_van.a", "xxemail", "a.b@gmail.com"),
