@@ -1,7 +1,5 @@
 """The linear family on a tiny real model (3,000 ViHSD comments)."""
 
-import csv
-import itertools
 import json
 
 import numpy as np
@@ -19,7 +17,7 @@ from pipeline.tasks import load_task
 from pipeline.text.diacritics import without_diacritics
 from pipeline.text.prepare import prepare
 from pipeline.training.metrics import has_no_diacritics
-from tests.conftest import REPO, require_corpora
+from tests.conftest import REPO, vihsd_rows
 from tests.model.test_tfidf import bundled, reference_word_parts, sklearn_transform, vihsd_prepared
 
 INSULT = "Mày đúng là thằng óc chó, ngu như bò"
@@ -196,24 +194,17 @@ def test_the_default_predict_and_explain_gives_what_the_fused_one_gives(tiny_mod
     assert words == fused[1] and words[0]
 
 
-def _vihsd(split: str, n: int) -> tuple[list[str], list[str]]:
-    labels = ("clean", "offensive", "hate")
-    with open(require_corpora() / "vihsd" / f"{split}.csv", encoding="utf-8", newline="") as f:
-        rows = list(itertools.islice(csv.DictReader(f), n))
-    return [r["free_text"] for r in rows], [labels[int(r["label_id"])] for r in rows]
-
-
 def test_diacritic_free_copies_teach_the_model_posts_typed_without_marks(tmp_path):
     task = load_task("hostile")
-    texts, labels = _vihsd("train", 3000)
-    train = prepare(texts)
+    rows = vihsd_rows("train", 3000)
+    labels = [r["label"] for r in rows]
+    train = prepare([r["text"] for r in rows])
     plain = LinearScorer(task, cv_folds=3).fit(train, labels)
     copies = LinearScorer(task, cv_folds=3, diacritic_free_copies=True).fit(train, labels)
 
     # ViHSD test comments that have marks, scored as typed with and without them
-    test_texts, test_labels = _vihsd("test", 2000)
-    pairs = zip(test_texts, test_labels, strict=True)
-    marked = [(t, y) for t, y in pairs if not has_no_diacritics(t)]
+    marked = [(r["text"], r["label"]) for r in vihsd_rows("test", 2000)]
+    marked = [(t, y) for t, y in marked if not has_no_diacritics(t)]
     risky = [y != "clean" for _, y in marked]
     unmarked = prepare([without_diacritics(t) for t, _ in marked])
     as_typed = prepare([t for t, _ in marked])
