@@ -33,7 +33,6 @@ import copy
 import logging
 import threading
 import time
-import unicodedata
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from sklearn.metrics import f1_score
 
 from ..errors import InputError
 from ..tasks import Task
+from ..text.diacritics import strip_marks
 from ..text.prepare import PREPROCESSING, Prepared, as_prepared
 from .base import Scorer, Word, top_words_batch
 from .calibration import calibrated_proba, fit_decision_weights, fit_temperature_and_bias
@@ -83,8 +83,7 @@ def fold(word: str) -> str:
     >>> fold("đm_óc_chó")
     'dm_oc_cho'
     """
-    decomposed = unicodedata.normalize("NFD", word.translate(_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return strip_marks(word.translate(_FOLD))
 
 
 def word_parts(word: str, char_ngrams: tuple[int, int] = (2, 5), folded: bool = True) -> list[str]:

@@ -12,6 +12,16 @@ import unicodedata
 _D = str.maketrans({"đ": "d", "Đ": "D"})
 
 
+def strip_marks(text: str) -> str:
+    """``text`` decomposed (NFD) with every combining mark dropped; đ is left to the caller.
+
+    >>> strip_marks("óc chó đấy")
+    'oc cho đay'
+    """
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def without_diacritics(text: str) -> str:
     """``text`` with every Vietnamese mark (tone and vowel quality) dropped, and đ as d;
     case, digits, punctuation and emoji kept.
@@ -19,6 +29,4 @@ def without_diacritics(text: str) -> str:
     >>> without_diacritics("Đồ óc chó, ĐI ĐÂU đấy? 😤")
     'Do oc cho, DI DAU day? 😤'
     """
-    decomposed = unicodedata.normalize("NFD", text.translate(_D))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", bare)
+    return unicodedata.normalize("NFC", strip_marks(text.translate(_D)))
