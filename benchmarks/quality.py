@@ -7,12 +7,17 @@ the model as saved:
 
 - ``macro-F1`` and per-class F1 of the decided labels, ``AUC`` (ROC-AUC of risk: the risky
   labels against the rest) and ``ECE`` (top-label calibration error), on the fixed test split
-  (``metrics.json``, as the model card shows them); ``unseen F1``: macro-F1 on the test split
-  minus every text also in training;
+  (``metrics.json``, as the model card shows them), macro-F1 and AUC with their 95% bootstrap
+  intervals; ``unseen F1``: macro-F1 on the test split minus every text also in training;
 - ``train s``: wall seconds of the whole training run (preparing the texts included);
 - ``posts/s``: raw test posts scored with explanations in one process (normalise, segment,
   ``predict_and_explain``), as ``classify.py`` does per worker;
 - ``MB``: the model directory's size.
+
+Then each candidate against the task's first one on the same test posts: the paired
+differences of macro-F1 and AUC with their 95% bootstrap intervals
+(:mod:`pipeline.training.intervals`). A difference whose interval holds 0 is one this test
+set cannot tell from chance.
 
 Then the team's hand-written functional set (``corpora/functional``, HateCheck-style: insults,
 group hate, counter-speech quoting an insult, negation, reported speech, no diacritics,
@@ -47,13 +52,19 @@ from pipeline.model.families import FAMILY_NAMES  # noqa: E402
 from pipeline.text.prepare import prepare  # noqa: E402
 from pipeline.training.corpora import load_corpus  # noqa: E402
 from pipeline.training.functional import load_functional  # noqa: E402
-from pipeline.training.train import train_model  # noqa: E402
+from pipeline.training.intervals import difference_intervals  # noqa: E402
+from pipeline.training.train import labelled_split, train_model  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpora"
 CORPUS = {"hostile": CORPORA / "vihsd", "false": CORPORA / "reintel"}
 SPEED_POSTS = 3000  # raw test posts timed per candidate
 # Families whose posts must not be flagged (issue 15: >= 90%).
 MUST_NOT_FLAG = ("counter_speech_quoting", "reported_speech", "negation", "debunk_news")
+
+
+# What --json writes of a row (not the model, nor the per-post predictions).
+JSON_KEYS = ("task", "candidate", "functional", "cross_domain_auc", "intervals", "macro_f1",
+             "per_class_f1", "roc_auc", "ece", "unseen_f1", "train_s", "posts_s", "mb")
 
 
 @dataclass(frozen=True)
@@ -119,8 +130,12 @@ def run_candidate(task: str, candidate: Candidate, root: Path) -> dict:
     full = next(v for k, v in sets.items() if k.endswith("/test"))
     unseen = next(v for k, v in sets.items() if k.endswith("-minus-train"))
     model = load_model(result.model_dir)
-    test = load_corpus(CORPUS[task], task=task).splits["test"]
-    texts = [t for t in test["text"] if t][:SPEED_POSTS]
+    corpus = load_corpus(CORPUS[task], task=task)
+    test_texts, test_labels, test_meta = labelled_split(corpus, "test")
+    proba = model.predict_proba(
+        prepared_test(task, test_texts), **({"meta": test_meta} if model.content_features else {})
+    )
+    texts = [t for t in test_texts if t][:SPEED_POSTS]
     functional = result.metrics.get("functional") or {}
     return {
         "task": task,
@@ -129,6 +144,12 @@ def run_candidate(task: str, candidate: Candidate, root: Path) -> dict:
         "cross_domain_auc": cross_domain_auc(model, task),
         "model_dir": result.model_dir,
         "model": model,
+        "test_labels": test_labels,
+        "test_decided": model.labels_from_proba(proba),
+        "test_risk": model.risk_from_proba(proba),
+        "classes": list(model.classes_),
+        "risk_labels": list(model.task.risk_labels),
+        "intervals": full["intervals"],
         "macro_f1": full["macro_f1"],
         "per_class_f1": full["per_class_f1"],
         "roc_auc": full["roc_auc_risk"],
@@ -138,6 +159,16 @@ def run_candidate(task: str, candidate: Candidate, root: Path) -> dict:
         "posts_s": posts_per_second(model, texts),
         "mb": dir_mb(result.model_dir),
     }
+
+
+_PREPARED: dict[str, list] = {}
+
+
+def prepared_test(task: str, texts: list[str]) -> list:
+    """The task's test texts normalised and segmented once for every candidate."""
+    if task not in _PREPARED:
+        _PREPARED[task] = prepare(texts, workers=2)
+    return _PREPARED[task]
 
 
 def cross_domain_auc(model, task: str) -> float | None:
@@ -173,19 +204,51 @@ def print_functional(rows: list[dict]) -> None:
         print("| ROC-AUC of risk (cross-domain) | | " + " | ".join(auc) + " |")
 
 
+def bounds(interval: list[float] | None, signed: bool = False) -> str:
+    if not interval:
+        return ""
+    shown = "{:+.4f}" if signed else "{:.4f}"
+    return f"{shown.format(interval[0])} to {shown.format(interval[1])}"
+
+
+def print_paired(rows: list[dict]) -> None:
+    """Each candidate minus the task's first one, scored on the same test posts."""
+    for task in dict.fromkeys(r["task"] for r in rows):
+        first, *others = [r for r in rows if r["task"] == task]
+        if not others:
+            continue
+        print(f"\nPaired against {task}/{first['candidate']} on the same test posts "
+              "(difference, 95% bootstrap interval):")
+        print("| candidate | macro-F1 | 95% interval | AUC | 95% interval |")
+        print("|---|---|---|---|---|")
+        for r in others:
+            d = difference_intervals(
+                r["test_labels"],
+                (r["test_decided"], r["test_risk"]),
+                (first["test_decided"], first["test_risk"]),
+                r["classes"],
+                r["risk_labels"],
+            )
+            f1, auc = r["macro_f1"] - first["macro_f1"], r["roc_auc"] - first["roc_auc"]
+            print(f"| {r['candidate']} | {f1:+.4f} | {bounds(d['macro_f1'], signed=True)} | "
+                  f"{auc:+.4f} | {bounds(d['roc_auc_risk'], signed=True)} |")
+
+
 def print_table(rows: list[dict]) -> None:
     labels = sorted({lab for r in rows for lab in r["per_class_f1"]})
-    head = ["task", "candidate", "macro-F1", *[f"F1 {lab}" for lab in labels], "AUC", "ECE",
-            "unseen F1", "train s", "posts/s", "MB"]
+    head = ["task", "candidate", "macro-F1", "95% interval", *[f"F1 {lab}" for lab in labels],
+            "AUC", "95% interval", "ECE", "unseen F1", "train s", "posts/s", "MB"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
-        cells = [r["task"], r["candidate"], f"{r['macro_f1']:.4f}"]
+        cells = [r["task"], r["candidate"], f"{r['macro_f1']:.4f}",
+                 bounds(r["intervals"]["macro_f1"])]
         cells += [
             f"{r['per_class_f1'][lab]:.4f}" if lab in r["per_class_f1"] else "" for lab in labels
         ]
-        cells += [f"{r['roc_auc']:.4f}", f"{r['ece']:.4f}", f"{r['unseen_f1']:.4f}",
-                  f"{r['train_s']:.0f}", f"{r['posts_s']:,.0f}", f"{r['mb']:.1f}"]
+        cells += [f"{r['roc_auc']:.4f}", bounds(r["intervals"]["roc_auc_risk"]), f"{r['ece']:.4f}",
+                  f"{r['unseen_f1']:.4f}", f"{r['train_s']:.0f}", f"{r['posts_s']:,.0f}",
+                  f"{r['mb']:.1f}"]
         print("| " + " | ".join(cells) + " |")
 
 
@@ -218,9 +281,10 @@ def main() -> None:
                 flush=True,
             )
     print_table(rows)
+    print_paired(rows)
     print_functional(rows)
     if args.json:
-        plain = [{k: v for k, v in r.items() if k not in ("model", "model_dir")} for r in rows]
+        plain = [{k: v for k, v in r.items() if k in JSON_KEYS} for r in rows]
         args.json.write_text(json.dumps(plain, indent=2, default=float), encoding="utf-8")
 
 

@@ -93,14 +93,19 @@ def _metrics_table(metrics: dict, labels: list[str]) -> str:
         cells = [
             name,
             str(m["n"]),
-            _fmt(m["macro_f1"]),
+            _fmt(m["macro_f1"]) + _interval(m, "macro_f1"),
             *[_fmt(m["per_class_f1"][lab]) for lab in labels],
-            _fmt(m["roc_auc_risk"]),
+            _fmt(m["roc_auc_risk"]) + _interval(m, "roc_auc_risk"),
             _fmt(m["ece"]),
             _fmt(m["risk_ece"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _interval(m: dict, key: str) -> str:
+    bounds = (m.get("intervals") or {}).get(key)
+    return f" [{_fmt(bounds[0])}, {_fmt(bounds[1])}]" if bounds else ""
 
 
 def _slice_table(metrics: dict) -> str:
@@ -341,6 +346,8 @@ On the corpus's fixed test split, and on that split minus texts also seen in tra
 {_metrics_table(metrics, list(task["labels"]))}
 
 ECE: expected calibration error of the top label (15 bins); risk ECE: of the risk score.
+In brackets: the 95% bootstrap interval (1,000 resamples of the test texts), the range another
+test set of this size could give.
 
 ### Slices
 {_slice_table(metrics)}

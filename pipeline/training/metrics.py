@@ -1,8 +1,9 @@
 """Metrics on fixed test sets, overall and by slice.
 
 Macro-F1 and per-class F1 of the decided labels, ROC-AUC of the risk score (risky labels
-against the rest), and calibration error (top-label and of the risk score). Slices: text
-without diacritics, text with teencode, and short / medium / long posts.
+against the rest), and calibration error (top-label and of the risk score), with the 95%
+bootstrap intervals of macro-F1 and ROC-AUC over the whole set (:mod:`.intervals`). Slices:
+text without diacritics, text with teencode, and short / medium / long posts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from ..model.base import Scorer
 from ..text.normalise import Normaliser, normalise
 from ..text.prepare import Prepared
+from .intervals import metric_intervals
 
 SHORT_MAX = 50  # characters; ViHSD's median comment is 33
 LONG_MIN = 300  # ReINTEL's median post is about 230
@@ -155,6 +157,13 @@ def evaluate(
     pred = scorer.labels_from_proba(proba)
     labels = list(labels)
     result = classification_metrics(labels, proba, pred, scorer)
+    result["intervals"] = metric_intervals(
+        labels,
+        pred,
+        scorer.risk_from_proba(proba) if labels else np.zeros(0),
+        scorer.classes_,
+        scorer.task.risk_labels,
+    )
     result["slices"] = {}
     masks = slice_masks([p.original for p in prepared], [p.normalised.text for p in prepared])
     for name, mask in masks.items():

@@ -6,7 +6,8 @@
 - ``metrics.json``: the ``evaluate()`` dict plus which model, corpus and split, the data of
   the plots (confusion matrix, precision-recall of the risk score, reliability bins), the
   most confident wrong predictions and, when there is one, the comparison model's metrics
-  and the differences (this model minus the other);
+  and the differences (this model minus the other), with the 95% bootstrap intervals of
+  macro-F1 and ROC-AUC and of their paired differences (:mod:`.intervals`);
 - ``report.html``: the same as tables, with the plots beside it (relative links, no script,
   nothing fetched: it opens from disk with no network);
 - ``confusion.png``, ``precision_recall.png``, ``reliability.png``.
@@ -42,6 +43,7 @@ from ..tasks import known_tasks
 from ..text.mask import mask_personal_data
 from ..text.prepare import prepare
 from .corpora import load_corpus
+from .intervals import difference_intervals
 from .metrics import ECE_BINS, evaluate
 
 __all__ = ["PLOTS", "Report", "evaluate_model", "headline", "render_html"]
@@ -151,6 +153,13 @@ def evaluate_model(
             "model_dir": str(other_path),
             "metrics": other_result,
             "differences": _differences(result, other_result),
+            "difference_intervals": difference_intervals(
+                labels,
+                (pred, scorer.risk_from_proba(proba)),
+                (other_pred, other.risk_from_proba(other_proba)),
+                scorer.classes_,
+                scorer.task.risk_labels,
+            ),
             "agreement": _agreement(labels, pred, other_pred),
             "curves": other_curves,
         }
@@ -510,6 +519,15 @@ def _fmt_diff(x) -> str:
     return "—" if x is None else f"{x:+.4f}"
 
 
+def _ci(intervals: dict | None, key: str, signed: bool = False) -> str:
+    """`` [low, high]``: the 95% interval of ``key`` when the report has one."""
+    bounds = (intervals or {}).get(key)
+    if not bounds:
+        return ""
+    shown = _fmt_diff if signed else _fmt
+    return f" [{shown(bounds[0])}, {shown(bounds[1])}]"
+
+
 def _diff_class(x, higher_better: bool = True) -> str:
     if x is None or x == 0:
         return "same"
@@ -538,7 +556,7 @@ def render_html(metrics: dict) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=_fmt, diff=_fmt_diff, shown=_shown)
+    env.filters.update(fmt=_fmt, diff=_fmt_diff, shown=_shown, ci=_ci)
     env.globals.update(diff_class=_diff_class, max_shown=MAX_SHOWN_CHARS)
     this, other = display_names(metrics)
     return env.get_template("report.html").render(
@@ -549,13 +567,17 @@ def render_html(metrics: dict) -> str:
 def headline(metrics: dict) -> str:
     """One line of the headline numbers (and the differences to the comparison model)."""
     parts = [f"{metrics['test_set']}: n={metrics['n']:,}"]
-    parts += [f"{title}={_fmt(metrics[key])}" for key, title, _ in HEADLINE]
+    intervals = metrics.get("intervals")
+    parts += [
+        f"{title}={_fmt(metrics[key])}{_ci(intervals, key)}" for key, title, _ in HEADLINE
+    ]
     line = " ".join(parts)
     against = metrics.get("against") or {}
     if "differences" in against:
-        d = against["differences"]
+        d, d_intervals = against["differences"], against.get("difference_intervals")
         line += f"\nvs {display_names(metrics)[1]}: " + " ".join(
-            f"{title} {_fmt_diff(d[key])}" for key, title, _ in HEADLINE
+            f"{title} {_fmt_diff(d[key])}{_ci(d_intervals, key, signed=True)}"
+            for key, title, _ in HEADLINE
         )
     elif "skipped" in against:
         line += f"\nno comparison: {against['skipped']}"

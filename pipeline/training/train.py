@@ -91,6 +91,13 @@ def _content_meta(corpus: Corpus, split: str) -> list[dict | None]:
     ]
 
 
+def labelled_split(corpus: Corpus, split: str) -> tuple[list[str], list[str], list[dict | None]]:
+    """The texts, labels and content metadata of a split's labelled rows, as training and
+    its test-set metrics read them (so a benchmark can score the very same test posts)."""
+    _, texts, labels = _labelled(corpus, split)
+    return texts, labels, _content_meta(corpus, split)
+
+
 def _check_corpus(corpus: Corpus, task: Task) -> None:
     if "train" not in corpus.splits or "test" not in corpus.splits:
         raise CorpusError(
@@ -174,8 +181,7 @@ def train_model(
             train_texts += texts
             train_labels += labels
             train_meta += _content_meta(corpus, split)
-    _, test_texts, test_labels = _labelled(corpus, "test")
-    test_meta = _content_meta(corpus, "test")
+    test_texts, test_labels, test_meta = labelled_split(corpus, "test")
     merged = None
     if reviews is not None:
         shown = describe_source(reviews)

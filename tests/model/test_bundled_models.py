@@ -120,3 +120,9 @@ def test_committed_model_cards_are_what_the_card_generator_writes(task):
     config = json.loads((committed_dir / "config.json").read_text(encoding="utf-8"))
     card = render_model_card(config, metrics, load_corpus(corpora / CORPUS[task], task=task))
     assert (committed_dir / "README.md").read_text(encoding="utf-8") == card
+    # Each test figure is shown with its 95% bootstrap interval, which holds it.
+    for m in metrics["test_sets"].values():
+        for key in ("macro_f1", "roc_auc_risk"):
+            low, high = m["intervals"][key]
+            assert low <= m[key] <= high
+            assert f"{m[key]:.4f} [{low:.4f}, {high:.4f}]" in card

@@ -186,16 +186,29 @@ def test_side_by_side_shows_both_models_and_the_differences(report):
             assert d["macro_f1"] == round(s["macro_f1"] - o["macro_f1"], 4)
     agreement = against["agreement"]
     assert sum(agreement[k] for k in agreement if k != "same_label") == m["n"]
+    # Each figure's interval holds it; the paired difference's holds the difference and, the
+    # two models being scored on the same resampled texts, is narrower than theirs together.
+    for key in ("macro_f1", "roc_auc_risk"):
+        low, high = m["intervals"][key]
+        assert low <= m[key] <= high
+        d_low, d_high = against["difference_intervals"][key]
+        assert d_low <= against["differences"][key] <= d_high
+        o_low, o_high = other["intervals"][key]
+        assert d_high - d_low < (high - low) + (o_high - o_low)
 
     html = report.html_path.read_text(encoding="utf-8")
+    interval = r'<span class="meta"> \[([+-]?[\d.]+), ([+-]?[\d.]+)\]</span>'
     row = re.search(
-        r"<tr><td>macro-F1</td><td class=\"num\">([\d.]+)</td><td class=\"num\">([\d.]+)</td>"
-        r"<td class=\"num (better|worse|same)\">([+-][\d.]+)</td></tr>",
+        rf"<tr><td>macro-F1</td><td class=\"num\">([\d.]+){interval}</td>"
+        rf"<td class=\"num\">([\d.]+){interval}</td>"
+        rf"<td class=\"num (better|worse|same)\">([+-][\d.]+){interval}</td></tr>",
         html,
     )
-    assert row, "headline row with both models and the difference"
-    assert row.group(1) == f"{m['macro_f1']:.4f}" and row.group(2) == f"{other['macro_f1']:.4f}"
-    assert row.group(4) == f"{against['differences']['macro_f1']:+.4f}"
+    assert row, "headline row with both models, the difference and their intervals"
+    assert row.group(1) == f"{m['macro_f1']:.4f}" and row.group(4) == f"{other['macro_f1']:.4f}"
+    assert row.group(8) == f"{against['differences']['macro_f1']:+.4f}"
+    assert [float(row.group(i)) for i in (2, 3)] == m["intervals"]["macro_f1"]
+    assert [float(row.group(i)) for i in (9, 10)] == against["difference_intervals"]["macro_f1"]
     assert "hostile/linear-1" in html and "hostile/small-1" in html
     assert "Slices side by side" in html
     teencode = other["slices"]["teencode"]["macro_f1"]
@@ -255,7 +268,9 @@ def test_cli_writes_the_report_and_prints_where_and_the_headline(
     assert code == 0, captured.err
     assert f"report: {out / 'report.html'}" in captured.out
     assert re.search(r"n=209 macro-F1=0\.\d{4}", captured.out)
-    assert "vs hostile/small-1: macro-F1 " in captured.out
+    assert re.search(r"macro-F1=0\.\d{4} \[0\.\d{4}, 0\.\d{4}\]", captured.out)
+    assert re.search(r"vs hostile/small-1: macro-F1 [+-]0\.\d{4} \[[+-]0\.\d{4}, [+-]0\.\d{4}\]",
+                     captured.out)  # fmt: skip
     assert "normalising and segmenting 209 texts" in captured.err
     assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["n"] == 209
 
