@@ -45,6 +45,7 @@ from ..text.prepare import prepare
 from .corpora import load_corpus
 from .intervals import difference_intervals
 from .metrics import ECE_BINS, evaluate
+from .train import content_meta
 
 __all__ = ["PLOTS", "Report", "evaluate_model", "headline", "render_html"]
 
@@ -117,11 +118,11 @@ def evaluate_model(
         _check_same_task(scorer, other, model_path, other_path)
 
     say(f"reading the {split} split of {corpus_path}")
-    corpus_name, ids, texts, labels, unlabelled = _read_split(corpus_path, split, scorer)
+    corpus_name, ids, texts, labels, meta, unlabelled = _read_split(corpus_path, split, scorer)
     say(f"normalising and segmenting {len(texts):,} texts")
     prepared = prepare(texts, workers=workers)
     say(f"scoring with {model_version(model_path)}")
-    proba = scorer.predict_proba(prepared)
+    proba = _scores(scorer, prepared, meta)
     result = evaluate(scorer, prepared, labels, proba=proba)
     pred = scorer.labels_from_proba(proba)
 
@@ -137,6 +138,10 @@ def evaluate_model(
         "split": split,
         "test_set": f"{corpus_name}/{split}",
         "unlabelled_rows_skipped": unlabelled,
+        # For a model with content features: how many texts came with their metadata.
+        "rows_with_metadata": sum(m is not None for m in meta)
+        if scorer.content_features
+        else None,
         "curves": _curves(scorer, labels, proba, pred),
         "worst_errors": _worst_errors(scorer, ids, texts, labels, proba, pred, worst),
     }
@@ -144,7 +149,7 @@ def evaluate_model(
     if other is not None:
         assert other_path is not None
         say(f"scoring with {model_version(other_path)} to compare")
-        other_proba = other.predict_proba(prepared)
+        other_proba = _scores(other, prepared, meta)
         other_result = evaluate(other, prepared, labels, proba=other_proba)
         other_pred = other.labels_from_proba(other_proba)
         other_curves = _curves(other, labels, other_proba, other_pred)
@@ -176,6 +181,14 @@ def evaluate_model(
 
 
 # ---------------------------------------------------------------- inputs
+
+
+def _scores(scorer: Scorer, prepared: list, meta: list[dict | None]) -> np.ndarray:
+    """Probabilities as training's metrics have them: with each post's engagement counts and
+    time for a model with content features (``None`` where the corpus has no such columns)."""
+    if scorer.content_features:
+        return scorer.predict_proba(prepared, meta=meta)
+    return scorer.predict_proba(prepared)
 
 
 def _against_dir(
@@ -210,8 +223,9 @@ def _check_same_task(scorer: Scorer, other: Scorer, model_path: Path, other_path
 
 def _read_split(
     corpus_path, split: str, scorer: Scorer
-) -> tuple[str, list[str], list[str], list[str], int]:
-    """(corpus name, ids, texts, labels) of the labelled rows, and how many had no label."""
+) -> tuple[str, list[str], list[str], list[str], list[dict | None], int]:
+    """(corpus name, ids, texts, labels, content metadata) of the labelled rows, and how many
+    had no label."""
     task = scorer.task
     try:
         corpus = load_corpus(corpus_path, task=task.name if task.name in known_tasks() else None)
@@ -261,7 +275,7 @@ def _read_split(
             fix="Pass a labelled split (a label column with the task's labels).",
         )
     ids, texts, labels = (list(col) for col in zip(*rows, strict=True))
-    return corpus.name, ids, texts, labels, len(ds) - len(rows)
+    return corpus.name, ids, texts, labels, content_meta(corpus, split), len(ds) - len(rows)
 
 
 # ---------------------------------------------------------------- numbers

@@ -75,7 +75,7 @@ def _labelled(corpus: Corpus, split: str) -> tuple[list[str], list[str], list[st
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
-def _content_meta(corpus: Corpus, split: str) -> list[dict | None]:
+def content_meta(corpus: Corpus, split: str) -> list[dict | None]:
     """Each labelled row's content metadata (engagement counts, posting time), in the order of
     :func:`_labelled`; ``None`` for every row of a corpus without those columns. Only the
     keys of ``CONTENT_KEYS`` are read: never an author column."""
@@ -95,7 +95,7 @@ def labelled_split(corpus: Corpus, split: str) -> tuple[list[str], list[str], li
     """The texts, labels and content metadata of a split's labelled rows, as training and
     its test-set metrics read them (so a benchmark can score the very same test posts)."""
     _, texts, labels = _labelled(corpus, split)
-    return texts, labels, _content_meta(corpus, split)
+    return texts, labels, content_meta(corpus, split)
 
 
 def _check_corpus(corpus: Corpus, task: Task) -> None:
@@ -180,7 +180,7 @@ def train_model(
             train_ids += ids
             train_texts += texts
             train_labels += labels
-            train_meta += _content_meta(corpus, split)
+            train_meta += content_meta(corpus, split)
     test_texts, test_labels, test_meta = labelled_split(corpus, "test")
     merged = None
     if reviews is not None:

@@ -109,3 +109,32 @@ def test_jsonl_rows_carry_their_metadata_fields(tmp_path):
     options = ReadOptions(content_columns=("num_like_post",))
     rows = list(read_rows(path, options=options))
     assert [r.content for r in rows] == [{"num_like_post": 3}, {}]
+
+
+def test_evaluate_reads_the_metadata_as_training_did(content_model, tmp_path):
+    """`kiemtin evaluate` scores a content model with the split's engagement counts, so its
+    figures are training's; as text alone the posts (alike in words) could not be ranked."""
+    from pipeline.training.report import evaluate_model
+
+    corpus = tmp_path / "reintel"
+    corpus.mkdir()
+    rows = [  # one text for all: only the share count tells them apart
+        [i, "Bài đăng về tin tức", "1585945439", "10", "1", "5000" if i % 2 else "0", i % 2]
+        for i in range(10)
+    ]
+    _write(corpus / "test.csv", REINTEL_COLUMNS, rows)
+    report = evaluate_model(content_model, corpus, tmp_path / "report", against=None)
+    assert report.metrics["roc_auc_risk"] == 1.0
+    assert report.metrics["rows_with_metadata"] == 10
+    html = report.html_path.read_text(encoding="utf-8")
+    assert "reads engagement counts and posting times: 10 of the 10 texts" in html
+
+    text_only = tmp_path / "text_only"
+    text_only.mkdir()
+    _write(text_only / "test.csv", ["id", "text", "label"],
+           [[r[0], r[1], "unreliable" if r[-1] else "reliable"] for r in rows])  # fmt: skip
+    alone = evaluate_model(content_model, text_only, tmp_path / "alone", against=None)
+    assert alone.metrics["roc_auc_risk"] == 0.5  # as text alone they cannot be ranked
+    assert alone.metrics["rows_with_metadata"] == 0
+    html = alone.html_path.read_text(encoding="utf-8")
+    assert "0 of the 10 texts have them, the others are scored as text alone" in html
