@@ -21,7 +21,8 @@ set cannot tell from chance.
 
 Then the team's hand-written functional set (``corpora/functional``, HateCheck-style: insults,
 group hate, counter-speech quoting an insult, negation, reported speech, no diacritics,
-teencode, obfuscation; hoaxes, rumours, official news), per family, and the cross-domain
+teencode, obfuscation; hoaxes, rumours, official news), per family, with Wilson's 95%
+interval of the whole set's accuracy, and the cross-domain
 figure: ROC-AUC of risk on those cases, which no corpus holds, for the model trained on
 ViHSD (ReINTEL). ViHOS cannot serve as the cross-domain set: every ViHOS comment is a
 ViHSD comment (all 11,056 share a ``same_post_key`` with one of ViHSD's splits).
@@ -52,7 +53,7 @@ from pipeline.model.families import FAMILY_NAMES  # noqa: E402
 from pipeline.text.prepare import prepare  # noqa: E402
 from pipeline.training.corpora import load_corpus  # noqa: E402
 from pipeline.training.functional import load_functional  # noqa: E402
-from pipeline.training.intervals import difference_intervals  # noqa: E402
+from pipeline.training.intervals import difference_intervals, wilson_interval  # noqa: E402
 from pipeline.training.train import labelled_split, train_model  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -200,6 +201,11 @@ def print_functional(rows: list[dict]) -> None:
             print(f"| {fam} | {n} | " + " | ".join(cells) + " |")
         overall = [f"{r['functional']['accuracy']:.3f}" for r in mine]
         print(f"| **all** | {mine[0]['functional']['n']} | " + " | ".join(overall) + " |")
+        wilson = [
+            bounds(wilson_interval(r["functional"]["correct"], r["functional"]["n"]))
+            for r in mine
+        ]
+        print("| all: 95% interval (Wilson) | | " + " | ".join(wilson) + " |")
         auc = [f"{r['cross_domain_auc']:.3f}" for r in mine]
         print("| ROC-AUC of risk (cross-domain) | | " + " | ".join(auc) + " |")
 

@@ -122,14 +122,17 @@ def _slice_table(metrics: dict) -> str:
 def functional_table(result: dict) -> str:
     """Per-family accuracy on the functional test set (``evaluate_functional``'s result) as
     a Markdown table, families in the set's order and the whole set last."""
+    from ..training.intervals import wilson_interval
+
     lines = [
-        "| family | gold | n | accuracy | flagged accuracy |",
+        "| family | gold | n | accuracy [95% interval] | flagged accuracy |",
         "|---|---|---|---|---|",
     ]
     for name, f in [*result["families"].items(), ("all", result)]:
         gold = ", ".join(f"{k} {v}" for k, v in f["gold"].items()) if "gold" in f else ""
+        low, high = wilson_interval(f["correct"], f["n"]) or (None, None)
         lines.append(
-            f"| {name} | {gold} | {f['n']} | {_fmt(f['accuracy'])} "
+            f"| {name} | {gold} | {f['n']} | {_fmt(f['accuracy'])} [{_fmt(low)}, {_fmt(high)}] "
             f"| {_fmt(f['flagged_accuracy'])} |"
         )
     return "\n".join(lines)
@@ -142,7 +145,8 @@ def _functional_section(metrics: dict) -> str:
     return f"""
 ### Functional test set
 Hand-written hard cases (`{result.get("source", "corpora/functional/vi_functional.jsonl")}`),
-by family. Accuracy: the decided label is the gold one; flagged accuracy: risk >= 0.5 exactly
+by family. Accuracy: the decided label is the gold one, with Wilson's 95% interval (a family
+of 10 cases cannot pin it closer than about ±0.25); flagged accuracy: risk >= 0.5 exactly
 when the gold label is risky.
 
 {functional_table(result)}

@@ -3,6 +3,7 @@ family with counts that add up."""
 
 import csv
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -178,6 +179,13 @@ def test_the_model_card_shows_the_per_family_table_when_metrics_have_one(cases, 
     assert table[0].startswith("| family | gold | n | accuracy")
     assert len(table) == 2 + len(result["families"]) + 1
     assert table[-1].startswith(f"| all |  | {result['n']} |")
+    # each accuracy with Wilson's interval, which holds it and is wide for a small family
+    for name, f in [*result["families"].items(), ("all", result)]:
+        row = next(line for line in table if line.startswith(f"| {name} |"))
+        low, high = (float(x) for x in re.search(r"\[([\d.]+), ([\d.]+)\]", row).groups())
+        assert low <= f["accuracy"] <= high
+        if f["n"] <= 12:
+            assert high - low > 0.25
     section = _functional_section({"functional": {**result, "source": "set.jsonl"}})
     assert "### Functional test set" in section and "`set.jsonl`" in section
     assert _functional_section({}) == ""

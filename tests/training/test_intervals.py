@@ -102,3 +102,15 @@ def test_an_empty_test_set_or_one_kind_of_label_has_no_interval():
     clean = metric_intervals(["clean"] * 50, ["clean"] * 50, np.linspace(0, 1, 50), CLASSES,
                              RISKY)  # fmt: skip
     assert clean["roc_auc_risk"] is None and clean["macro_f1"] is not None
+
+
+def test_wilson_interval_of_a_share_is_scipys_and_stays_inside_0_and_1():
+    from pipeline.training.intervals import wilson_interval
+
+    assert wilson_interval(7, 12) == [0.3195, 0.8067]  # counter-speech, 7 of 12 right
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    assert wilson_interval(0, 10)[1] > 0.2  # none of 10 right does not prove 0
+    assert wilson_interval(0, 0) is None
+    low, high = wilson_interval(89, 126)
+    assert low < 89 / 126 < high
+    assert high - low < _width(wilson_interval(7, 10))  # more cases, a narrower interval
