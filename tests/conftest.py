@@ -14,6 +14,8 @@ CORPORA = REPO.parent / "shared" / "corpora"
 BUNDLED_MODELS = REPO / "models"
 SAMPLES = REPO / "corpora" / "samples" / "posts.jsonl"
 HOSTILE_NAMES = ("clean", "offensive", "hate")
+# Files that can hold pickled code: no model or encoder directory may have one.
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"}
 
 
 def require_corpora(*needed: str) -> Path:
@@ -101,6 +103,22 @@ def tiny_model(tiny_model_dir):
     from pipeline.model.directory import load_model
 
     return load_model(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def offline_single_torch_thread():
+    """For a module of tiny-encoder tests: nothing downloads, and torch runs one thread (a
+    64-wide encoder gains nothing from two, and on a busy 2-core machine two threads are
+    several times slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,7 @@ SECTIONS = {
     "classify": ("For analysts",),
     "train": ("For trainers",),
     "evaluate": ("For trainers",),
+    "pretrain": ("For trainers",),
     "models": ("For trainers",),
     "db": ("For reviewers",),
     "queue": ("For reviewers",),

@@ -22,11 +22,12 @@ from pipeline.model.transformer import (
     base_model_licence,
     hold_out_dev,
 )
-from tests.conftest import HOSTILE_NAMES, vihsd_rows, write_split
+from tests.conftest import HOSTILE_NAMES, PICKLE_SUFFIXES, vihsd_rows, write_split
 from tests.model.onnx_parity import assert_fp32_matches, assert_int8_agrees
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("offline_single_torch_thread")
 
 N_TRAIN, N_DEV, N_TEST = 800, 200, 300
 STEPS = 300  # about 6 epochs of 800 rows: a from-scratch tiny encoder needs them to learn
@@ -38,21 +39,7 @@ TRAINING = {
     "eval_steps": STEPS // 3,
     "seed": 0,
 }
-PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"}
 TIMES: dict[str, float] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline_single_thread():
-    """Nothing downloads; one torch thread (a 64-wide encoder gains nothing from two, and on
-    a busy 2-core machine two threads are several times slower)."""
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("TRANSFORMERS_OFFLINE", "1")
-        torch.set_num_threads(1)
-        yield
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
