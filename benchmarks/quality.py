@@ -54,6 +54,7 @@ from pipeline.text.prepare import prepare  # noqa: E402
 from pipeline.training.corpora import load_corpus  # noqa: E402
 from pipeline.training.functional import load_functional  # noqa: E402
 from pipeline.training.intervals import difference_intervals, wilson_interval  # noqa: E402
+from pipeline.training.metrics import predict_with_meta  # noqa: E402
 from pipeline.training.train import labelled_split, train_model  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -133,9 +134,7 @@ def run_candidate(task: str, candidate: Candidate, root: Path) -> dict:
     model = load_model(result.model_dir)
     corpus = load_corpus(CORPUS[task], task=task)
     test_texts, test_labels, test_meta = labelled_split(corpus, "test")
-    proba = model.predict_proba(
-        prepared_test(task, test_texts), **({"meta": test_meta} if model.content_features else {})
-    )
+    proba = predict_with_meta(model, prepared_test(task, test_texts), test_meta)
     texts = [t for t in test_texts if t][:SPEED_POSTS]
     functional = result.metrics.get("functional") or {}
     return {

@@ -136,6 +136,16 @@ def classification_metrics(
     }
 
 
+def predict_with_meta(
+    scorer: Scorer, prepared: Sequence[Prepared], meta: Sequence[dict | None] | None
+) -> np.ndarray:
+    """Probabilities, with each post's content metadata for a scorer that reads it (engagement
+    counts and posting time; ``None`` for a post without them)."""
+    if scorer.content_features:
+        return scorer.predict_proba(prepared, meta=meta)
+    return scorer.predict_proba(prepared)
+
+
 def evaluate(
     scorer: Scorer,
     prepared: Sequence[Prepared],
@@ -150,10 +160,7 @@ def evaluate(
     ``meta`` is each post's content metadata, for a scorer with content features.
     """
     if proba is None:
-        if scorer.content_features:
-            proba = scorer.predict_proba(prepared, meta=meta)
-        else:
-            proba = scorer.predict_proba(prepared)
+        proba = predict_with_meta(scorer, prepared, meta)
     pred = scorer.labels_from_proba(proba)
     labels = list(labels)
     result = classification_metrics(labels, proba, pred, scorer)

@@ -44,7 +44,7 @@ from ..text.mask import mask_personal_data
 from ..text.prepare import prepare
 from .corpora import load_corpus
 from .intervals import difference_intervals
-from .metrics import ECE_BINS, evaluate
+from .metrics import ECE_BINS, evaluate, predict_with_meta
 from .train import content_meta
 
 __all__ = ["PLOTS", "Report", "evaluate_model", "headline", "render_html"]
@@ -122,7 +122,7 @@ def evaluate_model(
     say(f"normalising and segmenting {len(texts):,} texts")
     prepared = prepare(texts, workers=workers)
     say(f"scoring with {model_version(model_path)}")
-    proba = _scores(scorer, prepared, meta)
+    proba = predict_with_meta(scorer, prepared, meta)
     result = evaluate(scorer, prepared, labels, proba=proba)
     pred = scorer.labels_from_proba(proba)
 
@@ -149,7 +149,7 @@ def evaluate_model(
     if other is not None:
         assert other_path is not None
         say(f"scoring with {model_version(other_path)} to compare")
-        other_proba = _scores(other, prepared, meta)
+        other_proba = predict_with_meta(other, prepared, meta)
         other_result = evaluate(other, prepared, labels, proba=other_proba)
         other_pred = other.labels_from_proba(other_proba)
         other_curves = _curves(other, labels, other_proba, other_pred)
@@ -181,14 +181,6 @@ def evaluate_model(
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def _scores(scorer: Scorer, prepared: list, meta: list[dict | None]) -> np.ndarray:
-    """Probabilities as training's metrics have them: with each post's engagement counts and
-    time for a model with content features (``None`` where the corpus has no such columns)."""
-    if scorer.content_features:
-        return scorer.predict_proba(prepared, meta=meta)
-    return scorer.predict_proba(prepared)
 
 
 def _against_dir(
