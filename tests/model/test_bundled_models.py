@@ -78,11 +78,10 @@ def test_the_false_model_scores_posts_without_metadata_as_honestly_as_with_it(fa
 
     from pipeline.text.prepare import prepare
     from pipeline.training.corpora import load_corpus
-    from pipeline.training.train import _content_meta, _labelled
+    from pipeline.training.train import labelled_split
 
     corpus = load_corpus(CORPORA / "reintel", task="false")
-    _, texts, labels = _labelled(corpus, "test")
-    meta = _content_meta(corpus, "test")
+    texts, labels, meta = labelled_split(corpus, "test")
     n = 400
     prepared, truth = prepare(texts[:n]), np.array([lab == "unreliable" for lab in labels[:n]])
     assert false.content_features and any(m for m in meta[:n])
