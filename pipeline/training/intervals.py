@@ -2,9 +2,9 @@
 
 A test set is a sample: the 95% interval of the bundled false model's ROC-AUC on ReINTEL's
 875 test posts (147 unreliable) is about ±0.026 wide, that of the hostile model's macro-F1
-on ViHSD's 6,680 test comments about ±0.02. So a figure is reported with its 95% interval, and two models
-scored on the same posts are compared by the interval of their *paired* difference (both
-scored on the same resampled posts), which is much narrower than either interval alone.
+on ViHSD's 6,680 test comments about ±0.02. So a figure is reported with its 95% interval,
+and two models scored on the same posts are compared by the interval of their *paired*
+difference (both scored on the same resampled posts), much narrower than either interval.
 
 For the functional set's small families (10 to 12 hand-written cases each) an accuracy is a
 share of cases, and its interval is Wilson's score interval (:func:`wilson_interval`).
